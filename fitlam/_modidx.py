@@ -2,7 +2,9 @@
 
 d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_url': 'https://github.com/fitlam/fitlam', 'lib_path': 'fitlam'},
   'syms': { 'fitlam.cli': { 'fitlam.cli.build_parser': ('cli.html#build_parser', 'fitlam/cli.py'),
+                            'fitlam.cli.check_out_dir': ('cli.html#check_out_dir', 'fitlam/cli.py'),
                             'fitlam.cli.main': ('cli.html#main', 'fitlam/cli.py'),
+                            'fitlam.cli.pretrain_command': ('cli.html#pretrain_command', 'fitlam/cli.py'),
                             'fitlam.cli.run_pipeline': ('cli.html#run_pipeline', 'fitlam/cli.py')},
             'fitlam.core': { 'fitlam.core.FitlamError': ('core.html#fitlamerror', 'fitlam/core.py'),
                              'fitlam.core.Preset': ('core.html#preset', 'fitlam/core.py'),
