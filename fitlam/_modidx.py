@@ -101,6 +101,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'fitlam.learner.cross_entropy_flat': ('learner.html#cross_entropy_flat', 'fitlam/learner.py'),
                                 'fitlam.learner.fit': ('learner.html#fit', 'fitlam/learner.py'),
                                 'fitlam.learner.history_frame': ('learner.html#history_frame', 'fitlam/learner.py'),
+                                'fitlam.learner.live_bars': ('learner.html#live_bars', 'fitlam/learner.py'),
                                 'fitlam.learner.load_checkpoint': ('learner.html#load_checkpoint', 'fitlam/learner.py'),
                                 'fitlam.learner.logits_of': ('learner.html#logits_of', 'fitlam/learner.py'),
                                 'fitlam.learner.lr_find': ('learner.html#lr_find', 'fitlam/learner.py'),
