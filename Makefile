@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/fitlam run --preset $(PRESET)
+	$(VENV)/bin/fitlam run --preset $(PRESET) --out runs/$(PRESET) --overwrite
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -n $(JOBS) tests
