@@ -46,7 +46,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'fitlam.awd_lstm.fastai_key_map': ('awd_lstm.html#fastai_key_map', 'fitlam/awd_lstm.py'),
                                  'fitlam.awd_lstm.fastai_sizes': ('awd_lstm.html#fastai_sizes', 'fitlam/awd_lstm.py'),
                                  'fitlam.awd_lstm.fused_lstm': ('awd_lstm.html#fused_lstm', 'fitlam/awd_lstm.py'),
-                                 'fitlam.awd_lstm.group_parameters': ('awd_lstm.html#group_parameters', 'fitlam/awd_lstm.py'),
                                  'fitlam.awd_lstm.layer_groups': ('awd_lstm.html#layer_groups', 'fitlam/awd_lstm.py'),
                                  'fitlam.awd_lstm.load_fastai_weights': ('awd_lstm.html#load_fastai_weights', 'fitlam/awd_lstm.py'),
                                  'fitlam.awd_lstm.read_itos': ('awd_lstm.html#read_itos', 'fitlam/awd_lstm.py'),
