@@ -74,9 +74,10 @@ def make_optimizer(params, lr: float = 1e-3, betas=(0.7, 0.99), weight_decay: fl
     return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay, eps=eps)
 
 def amp_dtype(device: torch.device) -> torch.dtype | None:
-    "The autocast dtype for mixed precision on `device`: bf16 where supported, else fp16; None off CUDA."
+    "The autocast dtype for mixed precision on `device`: bf16 where the GPU has it natively, else fp16; None off CUDA."
+    # including_emulation=False: a T4 (Colab) "supports" bf16 only by emulation, slower than fp16 and with no cuDNN bf16 LSTM
     if device.type != "cuda": return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
 
 # %% ../nbs/05_learner.ipynb #f00d4bb7
 class Learner:
