@@ -50,3 +50,101 @@ def test_awd_lstm_resume_is_bit_exact(tmp_path):
     assert resumed.step == total
     for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), f"{name} differs after resume"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The pipeline and the command: an interrupted run continues from its last finished stage and epoch, and ends with
+# the numbers of a run that was never interrupted.
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fitlam.learner import Callback
+from fitlam.pipeline import run_fitlam, user_task
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_cli import three_way_table, toy_lm  # noqa: E402
+
+FITLAM = str(Path(sys.executable).parent / "fitlam")
+
+
+class StopAfterFirstEpoch(Callback):
+    order = 200   # after CheckpointCallback has saved the epoch
+    def after_epoch(self, learn):
+        if learn.epoch == 1: raise KeyboardInterrupt
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    "A task, a toy LM, and an uninterrupted forward run on them (the reference)."
+    d = tmp_path_factory.mktemp("resume")
+    three_way_table().to_csv(d / "sentences.csv", index=False)
+    toy_lm(d / "lm_fwd")
+    p = load_preset("quick", bidirectional=False)
+    task = user_task(d / "sentences.csv", text_col="sentence", label_col="verdict", seed=p.seed)
+    reference = run_fitlam(p, out=d / "straight", task=task, pretrained=d / "lm_fwd", progress=False)
+    return d, p, task, reference["metrics"]
+
+
+def test_pipeline_resumes_inside_the_classifier_stage_exactly(setup):
+    d, p, task, reference = setup
+    with pytest.raises(KeyboardInterrupt):
+        run_fitlam(p, out=d / "cut", task=task, pretrained=d / "lm_fwd", progress=False, cbs=[StopAfterFirstEpoch()])
+    assert (d / "cut" / "checkpoints" / "classifier_fwd.pt").is_file() and not (d / "cut" / "metrics.json").exists()
+    assert not list((d / "cut").rglob(".tmp-*"))
+    resumed = run_fitlam(p, out=d / "cut", task=task, pretrained=d / "lm_fwd", progress=False, resume=True)["metrics"]
+    assert resumed["resumed_stages"] == ["finetune_lm_fwd"]   # stage 2 skipped; stage 3 continued from its checkpoint
+    assert resumed["fwd"]["test"] == reference["fwd"]["test"]
+    assert resumed["fwd"]["classifier"]["valid_loss"] == reference["fwd"]["classifier"]["valid_loss"]
+    for name in ("history.csv", "lr_history.csv", "predictions.csv"):
+        a, b = pd.read_csv(d / "straight" / name), pd.read_csv(d / "cut" / name)
+        if name == "history.csv": a, b = a.drop(columns="time"), b.drop(columns="time")
+        pd.testing.assert_frame_equal(a, b, obj=name)
+    assert not (d / "cut" / "checkpoints").exists()   # spent once the stage is saved
+
+
+def test_resuming_a_finished_run_skips_every_stage(setup):
+    d, p, task, reference = setup
+    again = run_fitlam(p, out=d / "straight", task=task, pretrained=d / "lm_fwd", progress=False, resume=True)["metrics"]
+    assert again["resumed_stages"] == ["finetune_lm_fwd", "classifier_fwd"]
+    assert again["fwd"]["test"] == reference["fwd"]["test"] and again["baseline"] == reference["baseline"]
+
+
+def test_a_damaged_stage_runs_again(setup, tmp_path):
+    d, p, task, reference = setup
+    import shutil
+    shutil.copytree(d / "straight", tmp_path / "run")
+    weights = next((tmp_path / "run" / "classifier_fwd").glob("weights-*.pth"))
+    weights.write_bytes(weights.read_bytes()[:100])   # truncated, as by a full disk
+    again = run_fitlam(p, out=tmp_path / "run", task=task, pretrained=d / "lm_fwd", progress=False, resume=True)["metrics"]
+    assert again["resumed_stages"] == ["finetune_lm_fwd"] and again["fwd"]["test"] == reference["fwd"]["test"]
+
+
+def test_ctrl_c_then_resume_from_the_command_line(setup):
+    "SIGINT once stage 2 is saved (wherever stage 3, scoring or the report then are): exit 130, one line, nothing"
+    "half-written; the same command with --resume finishes with the uninterrupted run's numbers."
+    d, p, task, reference = setup
+    out = d / "cli"
+    argv = [FITLAM, "train", "--data", str(d / "sentences.csv"), "--text-col", "sentence", "--label-col", "verdict",
+            "--preset", "quick", "--set", "bidirectional=false", "--pretrained", str(d / "lm_fwd"), "--out", str(out)]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (out / "lm_fwd" / "stage.json").exists() and child.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    child.send_signal(signal.SIGINT)
+    stdout, stderr = child.communicate(timeout=300)
+    assert child.returncode == 130, (child.returncode, stderr[-2000:])
+    assert stderr.strip().splitlines()[-1].startswith("fitlam: interrupted; finished stages")
+    assert "Traceback" not in stderr and not list(out.rglob(".tmp-*"))
+    done = subprocess.run([*argv, "--resume"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "finetune_lm_fwd" in metrics["resumed_stages"] and "resumed:" in done.stdout
+    assert metrics["fwd"]["test"] == reference["fwd"]["test"] and metrics["baseline"] == reference["baseline"]
+    assert (out / "report.html").is_file()
