@@ -395,7 +395,7 @@ def clean_rows(df: pd.DataFrame, text_col: str, label_col: str | None, source) -
     if missing:
         what = f"column '{missing[0]}'" if len(missing) == 1 else f"columns '{missing[0]}' and '{missing[1]}'"
         raise FitlamError(f"{source} has no {what}; its columns are: "
-                          f"{', '.join(map(str, df.columns))}. Pass text_col=... and label_col=... "
+                          f"{', '.join(map(str, df.columns))}. Choose them with --text-col/--label-col, or text_col=/label_col= in Python "
                           "(label_col=None for unlabelled text)")
     if len(df) == 0: raise FitlamError(f"{source} has a header but no rows")
     no_text = df[text_col].map(is_missing)
