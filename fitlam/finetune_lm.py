@@ -43,7 +43,7 @@ def target_corpus(task: dict) -> tuple[list[str], list[str]]:
 # %% ../nbs/08_finetune_lm.ipynb #3eaa6888
 def finetune_lm(model: LanguageModel, vocab: Vocab, config: dict, train_texts, valid_texts, preset: Preset,
                 discr_factor: float | None = None, schedule: str = "stlr", epochs: int | None = None,
-                record: LRRecord | None = None, stage: str = "finetune_lm", progress: bool = True) -> dict:
+                record: LRRecord | None = None, stage: str = "finetune_lm", progress: bool = True, cbs=()) -> dict:
     "Stage 2: fine-tune a pretrained LM on the target texts with discr + STLR. Returns model, vocab, learner, record, metrics."
     p = preset
     seed_everything(p.seed)
@@ -56,8 +56,9 @@ def finetune_lm(model: LanguageModel, vocab: Vocab, config: dict, train_texts, v
                                     numericalize_docs(valid_tokens, new_vocab), p, backwards)
     groups = lm_layer_groups(model)
     factor = p.discr_factor if discr_factor is None else discr_factor
-    learn = lm_learner(model, train_dl, valid_dl, p, p.lm_lr, discr_factor=factor, groups=groups, progress=progress)
-    before = learn.validate()
+    learn = lm_learner(model, train_dl, valid_dl, p, p.lm_lr, discr_factor=factor, groups=groups, progress=progress,
+                       cbs=cbs)
+    before = learn.validate()   # (a resumed run loads its checkpoint when training starts, after this)
     epochs = p.lm_epochs if epochs is None else epochs
     record = fit_plan(learn, groups, all_layers_plan(len(groups), epochs), schedule, record=record, stage=stage,
                       bptt=p.bptt, **({"cut_frac": p.cut_frac, "ratio": p.stlr_ratio} if schedule == "stlr" else {}))

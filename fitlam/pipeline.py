@@ -31,10 +31,11 @@ from .tokenize import Vocab, tokenize_corpus
 __all__ = ['WT103_SIZES', 'STAGE_MARKER', 'RUN_FILES', 'SPLITS', 'macro_f1', 'score_labels', 'fit_tfidf', 'tfidf_baseline',
            'user_task', 'task_line', 'find_lm_dirs', 'resolve_pretrained', 'starting_lm_for', 'stage_folder',
            'finish_stage', 'completed_stage', 'read_stage', 'start_stage', 'stage_history', 'final_losses', 'relabel',
-           'read_lm_stage', 'save_lm_stage', 'pretrain_stage', 'finetune_stage', 'ResumeFrom', 'classifier_docs',
-           'usable_checkpoint', 'classifier_stage', 'run_direction', 'predict_probs', 'score', 'evaluate',
-           'prediction_table', 'clear_run_folder', 'config_differences', 'prepare_run_folder', 'saved_task',
-           'run_fitlam', 'write_run', 'load_run_classifiers', 'predict_run']
+           'read_lm_stage', 'save_lm_stage', 'pretrain_stage', 'ResumeFrom', 'classifier_docs', 'usable_checkpoint',
+           'checkpoint_path', 'stage_callbacks', 'spend_checkpoint', 'finetune_stage', 'classifier_stage',
+           'run_direction', 'predict_probs', 'score', 'evaluate', 'prediction_table', 'clear_run_folder',
+           'config_differences', 'prepare_run_folder', 'saved_task', 'run_fitlam', 'write_run', 'load_run_classifiers',
+           'predict_run']
 
 # %% ../nbs/10_pipeline.ipynb #c0e2c274
 def macro_f1(y_true, y_pred) -> float:
@@ -233,23 +234,7 @@ def pretrain_stage(preset: Preset, backwards: bool = False, folder=None, resume:
     stage = {"name": name, "metrics": metrics, "history": history, "record": record, "skipped": False}
     return {"model": run["model"], "vocab": run["vocab"], "config": config, "stage": stage}
 
-# %% ../nbs/10_pipeline.ipynb #ca9bf429
-def finetune_stage(lm, vocab: Vocab, config: dict, task: dict, preset: Preset, backwards: bool = False, folder=None,
-                   progress: bool = True) -> dict:
-    "Stage 2 (`finetune_lm`) on the task's texts; saves the fine-tuned LM into `folder` and finishes the stage."
-    p, name = preset, f"finetune_lm_{'bwd' if backwards else 'fwd'}"
-    start_stage(folder)
-    lm_train, lm_valid = target_corpus(task)
-    record = LRRecord()
-    tuned = finetune_lm(lm, vocab, config, lm_train, lm_valid, p, record=record, stage=name, progress=progress)
-    history = stage_history(tuned["learner"].history, name)
-    metrics = {**tuned["metrics"], **final_losses(history)}
-    if folder is not None:
-        save_lm_stage(folder, name, p, tuned["model"], tuned["vocab"], tuned["config"], metrics, history, record)
-    stage = {"name": name, "metrics": metrics, "history": history, "record": record, "skipped": False}
-    return {"model": tuned["model"], "vocab": tuned["vocab"], "config": tuned["config"], "stage": stage}
-
-# %% ../nbs/10_pipeline.ipynb #b84f8ebd
+# %% ../nbs/10_pipeline.ipynb #57c63c58
 class ResumeFrom(Callback):
     "Before training starts, restore the learner and the LR record from a checkpoint written by CheckpointCallback."
     def __init__(self, path, record: LRRecord): self.path, self.record = Path(path), record
@@ -272,7 +257,44 @@ def usable_checkpoint(path) -> bool:
         Path(path).unlink(missing_ok=True)
         return False
 
-# %% ../nbs/10_pipeline.ipynb #7b3b19d0
+def checkpoint_path(out, kind: str, tag: str) -> Path | None:
+    "Where the stage of `kind` in direction `tag` keeps its per-epoch checkpoint in run folder `out` (None: no run folder)."
+    return None if out is None else Path(out) / "checkpoints" / f"{kind}_{tag}.pt"
+
+def stage_callbacks(checkpoint, name: str, record: LRRecord, resume: bool = False, cbs=()) -> list[Callback]:
+    "`cbs`, plus (with a checkpoint path) a checkpoint after every epoch, resuming first from a usable one if `resume`."
+    callbacks = list(cbs)
+    if checkpoint is not None:
+        if resume and usable_checkpoint(checkpoint): callbacks.append(ResumeFrom(checkpoint, record))
+        callbacks.append(CheckpointCallback(checkpoint, stage=name, lr_rows=record.rows))
+    return callbacks
+
+def spend_checkpoint(checkpoint):
+    "Delete a saved stage's checkpoint (and the checkpoints folder once it is empty)."
+    if checkpoint is None: return
+    Path(checkpoint).unlink(missing_ok=True)
+    if Path(checkpoint).parent.is_dir() and not any(Path(checkpoint).parent.iterdir()): Path(checkpoint).parent.rmdir()
+
+# %% ../nbs/10_pipeline.ipynb #ca9bf429
+def finetune_stage(lm, vocab: Vocab, config: dict, task: dict, preset: Preset, backwards: bool = False, folder=None,
+                   progress: bool = True, checkpoint=None, resume: bool = False, cbs=()) -> dict:
+    "Stage 2 (`finetune_lm`) on the task's texts; saves the fine-tuned LM into `folder`, resumable by epoch."
+    p, name = preset, f"finetune_lm_{'bwd' if backwards else 'fwd'}"
+    start_stage(folder)
+    lm_train, lm_valid = target_corpus(task)
+    record = LRRecord()
+    callbacks = stage_callbacks(checkpoint, name, record, resume, cbs)
+    tuned = finetune_lm(lm, vocab, config, lm_train, lm_valid, p, record=record, stage=name, progress=progress,
+                        cbs=callbacks)
+    history = stage_history(tuned["learner"].history, name)
+    metrics = {**tuned["metrics"], **final_losses(history)}
+    if folder is not None:
+        save_lm_stage(folder, name, p, tuned["model"], tuned["vocab"], tuned["config"], metrics, history, record)
+    spend_checkpoint(checkpoint)   # the stage is saved; its checkpoint is spent
+    stage = {"name": name, "metrics": metrics, "history": history, "record": record, "skipped": False}
+    return {"model": tuned["model"], "vocab": tuned["vocab"], "config": tuned["config"], "stage": stage}
+
+# %% ../nbs/10_pipeline.ipynb #1b1f61aa
 def classifier_stage(lm, vocab: Vocab, task: dict, labels: Labels, preset: Preset, backwards: bool = False,
                      folder=None, checkpoint=None, resume: bool = False, progress: bool = True, cbs=()) -> dict:
     "Stage 3 (`train_classifier`) on the fine-tuned encoder; saves the Classifier into `folder`, resumable by epoch."
@@ -288,10 +310,8 @@ def classifier_stage(lm, vocab: Vocab, task: dict, labels: Labels, preset: Prese
     seed_everything(p.seed)
     model = text_classifier(len(vocab), len(labels), p, backwards=backwards)
     load_encoder_from_lm(model, lm)
-    record, callbacks, start = LRRecord(), list(cbs), time.time()
-    if checkpoint is not None:
-        if resume and usable_checkpoint(checkpoint): callbacks.append(ResumeFrom(checkpoint, record))
-        callbacks.append(CheckpointCallback(checkpoint, stage=name, lr_rows=record.rows))
+    record, start = LRRecord(), time.time()
+    callbacks = stage_callbacks(checkpoint, name, record, resume, cbs)
     learn = train_classifier(model, train_dl, valid_dl, p, record=record, progress=progress, stage=name, cbs=callbacks)
     history = stage_history(learn.history, name)
     metrics = {"stage": name, "wall_s": round(time.time() - start, 1), "device": str(learn.device),
@@ -300,13 +320,11 @@ def classifier_stage(lm, vocab: Vocab, task: dict, labels: Labels, preset: Prese
     if folder is not None:
         classifier.save(folder)
         finish_stage(folder, name, metrics, history, record)
-    if checkpoint is not None:   # the stage is saved; its checkpoint is spent
-        Path(checkpoint).unlink(missing_ok=True)
-        if not any(Path(checkpoint).parent.iterdir()): Path(checkpoint).parent.rmdir()
+    spend_checkpoint(checkpoint)   # the stage is saved; its checkpoint is spent
     stage = {"name": name, "metrics": metrics, "history": history, "record": record, "skipped": False}
     return {"classifier": classifier, "stage": stage}
 
-# %% ../nbs/10_pipeline.ipynb #2f22f69b
+# %% ../nbs/10_pipeline.ipynb #7b3b19d0
 def run_direction(task: dict, labels: Labels, preset: Preset, backwards: bool = False, source="ours", out=None,
                   resume: bool = False, progress: bool = True, cbs=()) -> dict:
     "Stages 1 (if needed), 2 and 3 in one direction. -> classifier, its stages, and metrics."
@@ -323,12 +341,13 @@ def run_direction(task: dict, labels: Labels, preset: Preset, backwards: bool = 
             stages.append(run["stage"])
             resume = resume and run["stage"]["skipped"]
             start = run["model"], run["vocab"], run["config"]
-        tuned = finetune_stage(*start, task, p, backwards, stage_folder(out, "lm", tag), progress)
+        tuned = finetune_stage(*start, task, p, backwards, stage_folder(out, "lm", tag), progress,
+                               checkpoint_path(out, "lm", tag), resume, cbs)
         resume = False
     stages.append(tuned["stage"])
-    checkpoint = None if out is None else Path(out) / "checkpoints" / f"classifier_{tag}.pt"
     clf = classifier_stage(tuned["model"], tuned["vocab"], task, labels, p, backwards,
-                           stage_folder(out, "classifier", tag), checkpoint, resume, progress, cbs)
+                           stage_folder(out, "classifier", tag), checkpoint_path(out, "classifier", tag), resume,
+                           progress, cbs)
     stages.append(clf["stage"])
     metrics = {"pretrained": str(source), "finetune_lm": tuned["stage"]["metrics"], "classifier": clf["stage"]["metrics"]}
     return {"classifier": clf["classifier"], "stages": stages, "metrics": metrics}

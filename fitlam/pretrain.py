@@ -40,14 +40,14 @@ def lm_loaders(train_docs, valid_docs, preset: Preset, backwards: bool = False):
 
 # %% ../nbs/07_pretrain.ipynb #18d0eaa5
 def lm_learner(model: LanguageModel, train_dl, valid_dl, preset: Preset, lr: float, discr_factor: float = 1.0,
-               groups=None, progress: bool = True) -> Learner:
+               groups=None, progress: bool = True, cbs=()) -> Learner:
     "A Learner for an AWD-LSTM LM with the preset's optimiser settings, AR/TAR and clipping; one lr per layer group."
     groups = groups if groups is not None else layer_groups(model)
     lrs = discriminative_lrs(lr, len(groups), discr_factor)
     return Learner(model, train_dl, valid_dl, param_groups=param_groups(groups, lrs),
                    betas=(preset.adam_beta1, preset.adam_beta2), weight_decay=preset.weight_decay,
                    clip=preset.clip, device=preset.device, mixed_precision=preset.mixed_precision,
-                   cbs=[ActivationRegularization(preset.ar_alpha, preset.tar_beta)], progress=progress)
+                   cbs=[ActivationRegularization(preset.ar_alpha, preset.tar_beta), *cbs], progress=progress)
 
 # %% ../nbs/07_pretrain.ipynb #825efa48
 def pretrain_lm(preset: Preset | None = None, backwards: bool = False, epochs: int | None = None,

@@ -56,6 +56,7 @@ def test_awd_lstm_resume_is_bit_exact(tmp_path):
 # The pipeline and the command: an interrupted run continues from its last finished stage and epoch, and ends with
 # the numbers of a run that was never interrupted.
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -74,10 +75,19 @@ from test_cli import three_way_table, toy_lm  # noqa: E402
 FITLAM = str(Path(sys.executable).parent / "fitlam")
 
 
-class StopAfterFirstEpoch(Callback):
+class StopAfterEpochs(Callback):
+    "Ctrl-C once `n` epochs have finished, counting those of every stage the callback joins (stages 2 and 3)."
     order = 200   # after CheckpointCallback has saved the epoch
+    def __init__(self, n): self.n, self.done = n, 0
     def after_epoch(self, learn):
-        if learn.epoch == 1: raise KeyboardInterrupt
+        self.done += 1
+        if self.done == self.n: raise KeyboardInterrupt
+
+
+def without_wall_times(metrics):
+    "metrics.json's values, less the wall times (the only numbers an interruption may change)."
+    if isinstance(metrics, dict): return {k: without_wall_times(v) for k, v in metrics.items() if k != "wall_s"}
+    return metrics
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +105,8 @@ def setup(tmp_path_factory):
 def test_pipeline_resumes_inside_the_classifier_stage_exactly(setup):
     d, p, task, reference = setup
     with pytest.raises(KeyboardInterrupt):
-        run_fitlam(p, out=d / "cut", task=task, pretrained=d / "lm_fwd", progress=False, cbs=[StopAfterFirstEpoch()])
+        run_fitlam(p, out=d / "cut", task=task, pretrained=d / "lm_fwd", progress=False,
+                   cbs=[StopAfterEpochs(p.lm_epochs + 1)])   # all of stage 2, then the classifier's first epoch
     assert (d / "cut" / "checkpoints" / "classifier_fwd.pt").is_file() and not (d / "cut" / "metrics.json").exists()
     assert not list((d / "cut").rglob(".tmp-*"))
     resumed = run_fitlam(p, out=d / "cut", task=task, pretrained=d / "lm_fwd", progress=False, resume=True)["metrics"]
@@ -107,6 +118,29 @@ def test_pipeline_resumes_inside_the_classifier_stage_exactly(setup):
         if name == "history.csv": a, b = a.drop(columns="time"), b.drop(columns="time")
         pd.testing.assert_frame_equal(a, b, obj=name)
     assert not (d / "cut" / "checkpoints").exists()   # spent once the stage is saved
+
+
+def test_pipeline_resumes_inside_the_lm_stage_exactly(setup, tmp_path, capsys):
+    "Stopped after stage 2's first of two epochs, a resumed run continues stage 2 from its checkpoint: same numbers."
+    d, _, task, _ = setup
+    p = load_preset("quick", bidirectional=False, lm_epochs=2)
+    run = dict(task=task, pretrained=d / "lm_fwd", progress=False)
+    run_fitlam(p, out=tmp_path / "straight", **run)
+    with pytest.raises(KeyboardInterrupt):
+        run_fitlam(p, out=tmp_path / "cut", cbs=[StopAfterEpochs(1)], **run)
+    assert (tmp_path / "cut" / "checkpoints" / "lm_fwd.pt").is_file() and not (tmp_path / "cut" / "lm_fwd").exists()
+    capsys.readouterr()
+    resumed = run_fitlam(p, out=tmp_path / "cut", resume=True, **run)["metrics"]
+    assert re.search(r"resuming finetune_lm_fwd from .*lm_fwd\.pt after epoch 1 \(step \d+\)", capsys.readouterr().out)
+    assert resumed["stages"]["finetune_lm_fwd"]["epochs"] == 2 and resumed["resumed_stages"] == []
+    straight, cut = (json.loads((tmp_path / run_dir / "metrics.json").read_text()) for run_dir in ("straight", "cut"))
+    assert cut["fwd"]["finetune_lm"]["valid_perplexity_before"] == straight["fwd"]["finetune_lm"]["valid_perplexity_before"]
+    assert without_wall_times(cut) == without_wall_times(straight)   # perplexities, accuracies, test scores: all equal
+    for name in ("history.csv", "lr_history.csv", "predictions.csv"):
+        a, b = pd.read_csv(tmp_path / "straight" / name), pd.read_csv(tmp_path / "cut" / name)
+        if name == "history.csv": a, b = a.drop(columns="time"), b.drop(columns="time")
+        pd.testing.assert_frame_equal(a, b, obj=name)
+    assert not (tmp_path / "cut" / "checkpoints").exists()   # both stages' checkpoints spent
 
 
 def test_resuming_a_finished_run_skips_every_stage(setup):
