@@ -110,8 +110,13 @@ def test_attention_explorer_widget(clf):
     assert "predicted:" in first
     how.value = "pooling"
     assert view.value != first
+    assert "concat pooling · review 1" in view.value                         # the title names the method
     pick.value = TEXTS[1]
-    assert box.value == TEXTS[1] and "boring" in view.value.lower()
+    assert box.value == TEXTS[1] and "boring" in view.value.lower() and "review 2" in view.value
+    box.value = "not good"                   # your own text: the dropdown lets go, so review 2 can be picked again
+    assert pick.value is None and "your text" in view.value
+    pick.value = TEXTS[1]
+    assert box.value == TEXTS[1]
     box.value = ""
     assert "type a review" in view.value
 
