@@ -227,7 +227,7 @@ def train_classifier(model: TextClassifier, train_dl, valid_dl=None, preset: Map
                     param_groups=param_groups(groups, lrs, preset["weight_decay"]),
                     betas=(preset["adam_beta1"], preset["adam_beta2"]), weight_decay=preset["weight_decay"],
                     clip=preset["clip"], device=device or preset["device"],
-                    mixed_precision=preset["mixed_precision"], progress=progress)
+                    mixed_precision=preset["mixed_precision"], progress=progress, perplexity=False)
     unfreeze = preset["gradual_unfreezing"] if gradual_unfreezing is None else gradual_unfreezing
     plan = (gradual_unfreezing_plan if unfreeze else all_layers_plan)(len(groups), epochs or preset["clf_epochs"])
     learn.lr_record = fit_plan(learn, groups, plan, "stlr", record, stage=stage,

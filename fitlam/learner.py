@@ -85,11 +85,12 @@ class Learner:
     def __init__(self, model: nn.Module, train_dl, valid_dl=None, loss_func=cross_entropy_flat,
                  metrics=(accuracy,), cbs=(), lr: float = 1e-3, param_groups=None, betas=(0.7, 0.99),
                  weight_decay: float = 0.01, clip: float | None = 0.25, device=None, mixed_precision: bool = True,
-                 progress: bool = True):
+                 progress: bool = True, perplexity: bool = True):
         self.device = get_device(device)
         self.model = model.to(self.device)
         self.train_dl, self.valid_dl, self.loss_func, self.metrics = train_dl, valid_dl, loss_func, list(metrics)
         self.clip, self.progress = clip, progress
+        self.reports_perplexity = perplexity   # exp(loss) means something for a language model, not for a classifier
         self.opt = make_optimizer(param_groups if param_groups is not None else model.parameters(),
                                   lr=lr, betas=betas, weight_decay=weight_decay)
         self.amp_dtype = amp_dtype(self.device) if mixed_precision else None
@@ -172,8 +173,9 @@ def fit(self: Learner, n_epochs: int, cbs=()):
     try:
         self.callback("before_fit")
         bar = master_bar(range(self.epoch, n_epochs))
-        if self.progress: bar.write(["epoch", "train_loss", "valid_loss", *[m.__name__ for m in self.metrics],
-                                     "perplexity", "time"], table=True)
+        columns = ["train_loss", "valid_loss", *[m.__name__ for m in self.metrics],
+                   *(["perplexity"] if self.reports_perplexity else [])]
+        if self.progress: bar.write(["epoch", *columns, "time"], table=True)
         for epoch in bar:
             self.epoch, start, losses = epoch, time.time(), []
             if hasattr(self.train_dl, "set_epoch"): self.train_dl.set_epoch(epoch)
@@ -191,14 +193,13 @@ def fit(self: Learner, n_epochs: int, cbs=()):
             row = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan")}
             if self.valid_dl is not None:
                 result = self.validate()
-                row.update(valid_loss=result["loss"], **{m.__name__: result[m.__name__] for m in self.metrics},
-                           perplexity=result["perplexity"])
+                row.update(valid_loss=result["loss"], **{m.__name__: result[m.__name__] for m in self.metrics})
+                if self.reports_perplexity: row["perplexity"] = result["perplexity"]
             row["time"] = time.time() - start
             self.history.append(row)
             self.epoch, self.iter = epoch + 1, 0
             if self.progress:
-                bar.write([str(epoch)] + [f"{row.get(k, float('nan')):.4f}" for k in
-                          ["train_loss", "valid_loss", *[m.__name__ for m in self.metrics], "perplexity"]]
+                bar.write([str(epoch)] + [f"{row.get(k, float('nan')):.4f}" for k in columns]
                           + [f"{row['time']:.1f}s"], table=True)
                 self.update_graph(bar)
             self.callback("after_epoch")
@@ -221,7 +222,7 @@ def update_graph(self: Learner, bar):
     bar.update_graph(graphs)
 
 def history_frame(self: Learner) -> pd.DataFrame:
-    "One row per epoch: train_loss, valid_loss, metrics, perplexity, time (seconds)."
+    "One row per epoch: train_loss, valid_loss, metrics, perplexity (language models), time (seconds)."
     return pd.DataFrame(self.history)
 
 Learner.fit, Learner.update_graph, Learner.history_frame = fit, update_graph, history_frame

@@ -320,7 +320,8 @@ class DashboardCallback(Callback):
         if "valid_loss" in row: self.dashboard.epochs[self.name].append((float(learn.epoch), row["valid_loss"]))
         if not self.dashboard.live:
             print(f"{self.name}: epoch {learn.epoch}, train loss {row['train_loss']:.3f}"
-                  + (f", valid loss {row['valid_loss']:.3f}, perplexity {row['perplexity']:.1f}" if "valid_loss" in row else ""))
+                  + (f", valid loss {row['valid_loss']:.3f}" if "valid_loss" in row else "")
+                  + (f", perplexity {row['perplexity']:.1f}" if "perplexity" in row else ""))
         self.dashboard.show()
 
 # %% ../nbs/12_widgets.ipynb #71ba53b3
