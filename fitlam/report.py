@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import sys
 import time
@@ -21,9 +20,10 @@ from . import __version__
 from .core import FitlamError, atomic_path
 
 # %% auto #0
-__all__ = ['MODEL_NAMES', 'SECTIONS', 'STYLE', 'read_run', 'new_figure', 'figure_img', 'html_table', 'model_table', 'stage_table',
-           'summary_section', 'group_names_for', 'lr_section', 'curves_section', 'confusion', 'plot_confusion',
-           'confusion_section', 'pick_examples', 'attention_section', 'render_section', 'report_html', 'write_report']
+__all__ = ['MODEL_NAMES', 'SECTIONS', 'STYLE', 'read_run', 'figure_grid', 'figure_img', 'html_table', 'model_table',
+           'stage_table', 'summary_section', 'group_names_for', 'lr_section', 'curves_section', 'confusion',
+           'plot_confusion', 'confusion_section', 'pick_examples', 'attention_section', 'render_section', 'report_html',
+           'write_report']
 
 # %% ../nbs/13_report.ipynb #3dde114f
 def read_run(run_dir) -> dict:
@@ -44,7 +44,7 @@ def read_run(run_dir) -> dict:
             "history": table("history.csv"), "lrs": table("lr_history.csv"), "predictions": table("predictions.csv")}
 
 # %% ../nbs/13_report.ipynb #f4efab45
-def new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
+def figure_grid(width: float, height: float, ncols: int = 1, nrows: int = 1):
     "(figure, axes) not attached to pyplot: nothing is displayed, and it is freed when dropped."
     from matplotlib.figure import Figure
     fig = Figure(figsize=(width, height), layout="constrained")
@@ -53,9 +53,8 @@ def new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
 
 def figure_img(fig, alt: str) -> str:
     "An <img> tag holding `fig` as a base64 PNG data URI."
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, facecolor="white")
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    from fitlam.widgets import figure_png
+    data = base64.b64encode(figure_png(fig, dpi=110)).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 # %% ../nbs/13_report.ipynb #cd518036
@@ -138,7 +137,7 @@ def lr_section(run: dict) -> str:
     stages = list(dict.fromkeys(lrs.stage))
     ncols = 2 if len(stages) > 1 else 1
     nrows = -(-len(stages) // ncols)
-    fig, axes = new_figure(6.2 * ncols, 3.3 * nrows, ncols, nrows)
+    fig, axes = figure_grid(6.2 * ncols, 3.3 * nrows, ncols, nrows)
     for ax, stage in zip(axes, stages):
         rows = lrs[lrs.stage == stage]
         plot_lrs(rows, ax=ax, names=group_names_for(stage, int(rows.group.max()) + 1), title=stage)
@@ -153,7 +152,7 @@ def curves_section(run: dict) -> str:
     lm = history[~history.stage.str.startswith("classifier")]
     clf = history[history.stage.str.startswith("classifier")]
     panels = [part for part in (lm, clf) if len(part)]
-    fig, axes = new_figure(6.2 * len(panels), 3.6, len(panels))
+    fig, axes = figure_grid(6.2 * len(panels), 3.6, len(panels))
     ax = axes[0]
     if len(lm):
         plot_loss_curves({stage: rows for stage, rows in lm.groupby("stage", sort=False)}, ax=ax, metric="perplexity")
@@ -201,7 +200,7 @@ def confusion_section(run: dict) -> str:
     models = [(tag, MODEL_NAMES[tag]) for tag in ("ensemble", "fwd", "bwd") if f"pred_{tag}" in table][:1]
     if "pred_baseline" in table: models.append(("baseline", MODEL_NAMES["baseline"]))
     size = 2.2 + 0.45 * len(classes)
-    fig, axes = new_figure(size * len(models), size, len(models))
+    fig, axes = figure_grid(size * len(models), size, len(models))
     for ax, (tag, name) in zip(axes, models):
         counts = confusion(table.label.astype(str), table[f"pred_{tag}"].astype(str), classes)
         short = "TF-IDF baseline" if tag == "baseline" else name

@@ -36,10 +36,10 @@ def new_figure(width: float = 9.0, height: float = 3.6, ncols: int = 1):
     axes = fig.subplots(1, ncols)
     return fig, axes
 
-def figure_png(fig) -> bytes:
-    "The figure as PNG bytes."
+def figure_png(fig, dpi: float | str = "figure") -> bytes:
+    "The figure as PNG bytes (at the figure's own dpi unless told otherwise)."
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", facecolor="white")
+    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
     return buffer.getvalue()
 
 def _widgets():
