@@ -49,8 +49,9 @@ class FileHandler(http.server.BaseHTTPRequestHandler):
         payload = body[start:]
         if server.cut_after is not None:  # simulate a dropped connection, once
             payload, server.cut_after = payload[:server.cut_after], None
-        self.wfile.write(payload)
+        # count before writing: the client can finish reading before this thread runs another line
         server.bytes_sent += len(payload)
+        self.wfile.write(payload)
 
 
 @pytest.fixture
