@@ -127,6 +127,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'fitlam.core.cache_dir': ('core.html#cache_dir', 'fitlam/core.py'),
                              'fitlam.core.data_dir': ('core.html#data_dir', 'fitlam/core.py'),
                              'fitlam.core.env_report': ('core.html#env_report', 'fitlam/core.py'),
+                             'fitlam.core.evaluating': ('core.html#evaluating', 'fitlam/core.py'),
                              'fitlam.core.find_settings': ('core.html#find_settings', 'fitlam/core.py'),
                              'fitlam.core.get_device': ('core.html#get_device', 'fitlam/core.py'),
                              'fitlam.core.load_preset': ('core.html#load_preset', 'fitlam/core.py'),

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import FitlamError, load_preset
+from .core import FitlamError, evaluating, load_preset
 
 # %% auto #0
 __all__ = ['PAD_IDX', 'LockedDropout', 'MODEL_KEYS', 'DROPOUT_KEYS', 'check_p', 'RNNDropout', 'EmbeddingDropout', 'fused_lstm',
@@ -414,9 +414,8 @@ def sample_next_ids(model: LanguageModel, ids, n_words: int, temperature: float 
     if ids.dim() != 2 or ids.size(1) == 0:
         raise FitlamError(f"the prompt must be a non-empty (seq,) or (bs, seq) array of ids, got shape {tuple(ids.shape)}; "
                           "start it with xxbos (id 2) if you have no text")
-    was_training = model.training
-    model.eval(); model.reset()
-    try:
+    with evaluating(model):
+        model.reset()
         logits = model(ids)[0][:, -1].float()
         new_ids = []
         for step in range(n_words):
@@ -424,7 +423,5 @@ def sample_next_ids(model: LanguageModel, ids, n_words: int, temperature: float 
             next_ids = _pick_next(logits, temperature, top_k, generator)
             new_ids.append(next_ids)
             if step < n_words - 1: logits = model(next_ids[:, None])[0][:, -1].float()
-    finally:
-        model.train(was_training)
     out = torch.stack(new_ids, 1) if new_ids else ids.new_zeros(ids.size(0), 0)
     return out[0] if single else out

@@ -21,7 +21,7 @@ from torch import nn
 
 from . import __version__
 from .awd_lstm import PAD_IDX, AWDLSTM, LanguageModel, awd_lstm_config, check_p, layer_groups, read_state_dict
-from .core import FitlamError, atomic_path, get_device, load_preset
+from .core import FitlamError, atomic_path, evaluating, get_device, load_preset
 from .learner import ActivationRegularization, Learner, accuracy, cross_entropy_flat
 from .loaders import Labels, as_token_arrays, pad_left, sorted_batches
 from .schedules import LRRecord, all_layers_plan, discriminative_lrs, fit_plan, gradual_unfreezing_plan
@@ -244,14 +244,10 @@ def predict_ids(model: TextClassifier, docs, bs: int = 64) -> tuple[np.ndarray, 
     if empty: raise FitlamError(f"{len(empty)} empty document(s), e.g. number {empty[:5]}; every text must hold a token")
     device = next(model.parameters()).device
     probs = np.zeros((len(docs), model.head.n_classes), dtype=np.float32)
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         for batch in sorted_batches(np.array([len(doc) for doc in docs]), bs):
             ids = pad_left([docs[i] for i in batch], model.bpt3c.pad_idx).to(device)
             probs[batch] = model(ids)[0].float().softmax(-1).cpu().numpy()
-    finally:
-        model.train(was_training)
     return probs.argmax(1), probs
 
 # %% ../nbs/09_classifier.ipynb #ed65e4ea

@@ -22,7 +22,7 @@ import torch
 # %% auto #0
 __all__ = ['RESERVED_ENV', 'FitlamError', 'repo_root', 'data_dir', 'cache_dir', 'find_settings', 'value_type', 'parse_value',
            'read_settings', 'available_presets', 'Preset', 'load_preset', 'preset_table', 'get_device',
-           'seed_everything', 'atomic_path', 'env_report']
+           'seed_everything', 'evaluating', 'atomic_path', 'env_report']
 
 # %% ../nbs/00_core.ipynb #812ac0dc
 class FitlamError(ValueError):
@@ -165,6 +165,15 @@ def seed_everything(seed: int = 42) -> int:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device
     return seed
+
+# %% ../nbs/00_core.ipynb #5e1a2b02
+@contextlib.contextmanager
+def evaluating(model: torch.nn.Module):
+    "Put `model` in eval mode for the `with` block, then back in the mode it was in (even after an error)."
+    was_training = model.training
+    model.eval()
+    try: yield model
+    finally: model.train(was_training)
 
 # %% ../nbs/00_core.ipynb #a0499394
 @contextlib.contextmanager

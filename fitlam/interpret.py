@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .classifier import Classifier, TextClassifier
-from .core import FitlamError
+from .core import FitlamError, evaluating
 from .loaders import pad_left
 from .tokenize import tokenize
 
@@ -75,16 +75,11 @@ def intrinsic_scores(classifier: Classifier, texts: Sequence[str]) -> tuple[list
     "Intrinsic attention for several texts: tokens, scores in [0, 1] (text order, max 1), class probabilities."
     model = classifier.model
     tokens, ids, lengths = _eval_batch(classifier, texts)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):
-            emb = model.encoder.embedding(ids).detach().float().requires_grad_()
-            probs = classify_embeddings(model, emb, lengths)[0].float().softmax(-1)
-            predicted = probs.argmax(-1)
-            (grad,) = torch.autograd.grad(probs[torch.arange(len(texts)), predicted].sum(), emb)
-    finally:
-        model.train(was_training)
+    with evaluating(model), torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):
+        emb = model.encoder.embedding(ids).detach().float().requires_grad_()
+        probs = classify_embeddings(model, emb, lengths)[0].float().softmax(-1)
+        predicted = probs.argmax(-1)
+        (grad,) = torch.autograd.grad(probs[torch.arange(len(texts)), predicted].sum(), emb)
     weights = grad.abs().sum(-1).cpu().numpy()   # ‖∂p_c/∂e_t‖₁ for every token
     scores = []
     for row, n in enumerate(lengths.tolist()):
@@ -103,12 +98,8 @@ def pooling_scores(classifier: Classifier, texts: Sequence[str]) -> tuple[list[l
     "The share of max-pooled features each token wins, for several texts: tokens, shares (text order, sum 1), probabilities."
     model = classifier.model
     tokens, ids, lengths = _eval_batch(classifier, texts)
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         logits, kept, pad_mask, source = classify_embeddings(model, model.encoder.embedding(ids), lengths)
-    finally:
-        model.train(was_training)
     winners = kept.float().masked_fill(pad_mask[..., None], float("-inf")).argmax(1)   # (bs, features): a kept column
     positions = source.gather(1, winners).cpu().numpy()                                # ... as a token position
     n_features = positions.shape[1]

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .core import FitlamError
+from .core import FitlamError, evaluating
 from .learner import Callback
 from .schedules import LRRecord, design_lr_table, discriminative_lrs, group_names, lr_at, plot_lrs
 from .tokenize import tokenize
@@ -331,12 +331,10 @@ def next_token_probs(model, vocab, prompt: str, k: int = 10, temperature: float 
     if k < 1: raise FitlamError(f"k must be at least 1, got {k}")
     if not temperature > 0: raise FitlamError(f"temperature must be > 0, got {temperature}")
     ids = torch.as_tensor(vocab.numericalize(tokenize(prompt)), dtype=torch.long)   # xxbos first, even for ""
-    was_training = model.training
-    model.eval(); model.reset()
-    try:
-        logits = model(ids[None].to(next(model.parameters()).device))[0][0, -1].float()
-    finally:
-        model.train(was_training); model.reset()
+    with evaluating(model):
+        model.reset()
+        try: logits = model(ids[None].to(next(model.parameters()).device))[0][0, -1].float()
+        finally: model.reset()   # leave no prompt state behind for the next caller
     top = (logits / temperature).softmax(-1).topk(min(k, logits.numel()))
     return pd.DataFrame({"token": vocab.decode(top.indices.cpu()), "prob": top.values.cpu().numpy()})
 
