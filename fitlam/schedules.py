@@ -24,8 +24,8 @@ __all__ = ['ULMFIT_FACTOR', 'FITLAM_V1_MULT', 'DISCR_RULES', 'SCHEDULES', 'CYCLE
            'discriminative_lrs', 'group_names', 'owned_parameters', 'param_groups', 'slanted_triangular',
            'cosine_annealing', 'warmup_reverse_annealing', 'one_cycle', 'constant', 'lr_at', 'set_lrs', 'set_trainable',
            'freeze_to', 'unfreeze_all', 'frozen_groups', 'reset_state', 'PlanEpoch', 'all_layers_plan',
-           'gradual_unfreezing_plan', 'chain_thaw_plan', 'cycle_spans', 'LRRecord', 'design_lr_table', 'plot_lrs',
-           'steps_per_epoch', 'PlanCallback', 'fit_plan']
+           'gradual_unfreezing_plan', 'chain_thaw_plan', 'cycle_spans', 'stretch_plan', 'epochs_for_budget', 'LRRecord',
+           'design_lr_table', 'plot_lrs', 'steps_per_epoch', 'PlanCallback', 'fit_plan']
 
 # %% ../nbs/06_schedules.ipynb #154bb58c
 ULMFIT_FACTOR = 2.6   # final paper: η^(l-1) = η^l / 2.6
@@ -70,14 +70,16 @@ def owned_parameters(layer_groups: Sequence[nn.Module]) -> list[list[nn.Paramete
     return owned
 
 def param_groups(layer_groups: Sequence[nn.Module], lrs: float | Sequence[float],
-                 weight_decay: float = 0.0) -> list[dict]:
-    "Optimiser param groups, one per layer group (lowest first), each with its own `lr` and `base_lr`; no parameter twice."
+                 weight_decay: float | None = None) -> list[dict]:
+    """Optimiser param groups, one per layer group (lowest first), each with its own `lr` and `base_lr`; no parameter twice.
+    `weight_decay=None` leaves it to the optimiser's own default (a group's key would override it)."""
     layer_groups = list(layer_groups)
     lrs = [float(lrs)] * len(layer_groups) if isinstance(lrs, (int, float)) else [float(lr) for lr in lrs]
     if len(lrs) != len(layer_groups):
         raise FitlamError(f"{len(lrs)} learning rates for {len(layer_groups)} layer groups; pass one per group, "
                           f"e.g. discriminative_lrs(lr, {len(layer_groups)})")
-    return [{"params": params, "lr": lr, "base_lr": lr, "weight_decay": weight_decay, "layer_group": index}
+    decay = {} if weight_decay is None else {"weight_decay": float(weight_decay)}
+    return [{"params": params, "lr": lr, "base_lr": lr, "layer_group": index, **decay}
             for index, (params, lr) in enumerate(zip(owned_parameters(layer_groups), lrs))]
 
 # %% ../nbs/06_schedules.ipynb #b7866650
@@ -213,11 +215,12 @@ def all_layers_plan(n_groups: int, n_epochs: int) -> list[PlanEpoch]:
     return [PlanEpoch("all", tuple(range(n_groups)))] * n_epochs
 
 def gradual_unfreezing_plan(n_groups: int, n_epochs: int) -> list[PlanEpoch]:
-    "Epoch e trains the top e+1 groups ('unfreeze e+1'); once every group is unfrozen they all train ('all')."
+    "Epoch e trains the top e+1 groups ('unfreeze e+1'); the last epoch, and any once all are thawed, train all ('all')."
     _check_counts(n_groups, n_epochs)
     plan = []
     for epoch in range(n_epochs):
-        k = min(epoch + 1, n_groups)  # how many groups, counted from the top, are unfrozen
+        last = epoch == n_epochs - 1
+        k = n_groups if last else min(epoch + 1, n_groups)  # groups unfrozen, counted from the top
         plan.append(PlanEpoch("all" if k == n_groups else f"unfreeze {k}", tuple(range(n_groups - k, n_groups))))
     return plan
 
@@ -243,39 +246,55 @@ def cycle_spans(plan: Sequence[PlanEpoch], cycle: str = "phase") -> list[tuple[i
         spans += [(position, length) for position in range(length)]
     return spans
 
+# %% ../nbs/06_schedules.ipynb #f4baf344
+def stretch_plan(plan: Sequence[PlanEpoch], times: int) -> list[PlanEpoch]:
+    "Each epoch of `plan` repeated `times` times in a row: the same phases in the same order, each `times` as long."
+    if times < 1: raise FitlamError(f"times must be at least 1, got {times}")
+    return [plan_epoch for plan_epoch in plan for _ in range(times)]
+
+def epochs_for_budget(plan: Sequence[PlanEpoch], steps_per_epoch: int, min_steps: int = 0) -> int:
+    "The smallest number of repeats of each plan epoch that gives at least `min_steps` optimiser steps in all."
+    if steps_per_epoch < 1: raise FitlamError(f"steps_per_epoch must be at least 1, got {steps_per_epoch}")
+    return max(1, math.ceil(min_steps / (steps_per_epoch * len(plan))))
+
 # %% ../nbs/06_schedules.ipynb #24c7e854
-LR_COLUMNS = ("stage", "phase", "step", "group", "lr", "frozen")
-_LR_DTYPES = {"stage": str, "phase": str, "step": "int64", "group": "int64", "lr": "float64", "frozen": bool}
+LR_COLUMNS = ("stage", "phase", "step", "group", "lr", "frozen", "weight_decay")
+_LR_DTYPES = {"stage": str, "phase": str, "step": "int64", "group": "int64", "lr": "float64", "frozen": bool,
+              "weight_decay": "float64"}
 
 class LRRecord:
-    "Every optimiser step's learning rate for every layer group, as rows of (stage, phase, step, group, lr, frozen)."
+    "Every optimiser step's lr and weight decay for every layer group: rows of (stage, phase, step, group, lr, frozen, weight_decay)."
     def __init__(self, rows: Iterable[tuple] = ()):
         self.rows = [tuple(row) for row in rows]
 
     def __len__(self): return len(self.rows)
     def __repr__(self): return f"LRRecord({len(self.rows)} rows)"
 
-    def log_values(self, stage: str, phase: str, step: int, lrs: Sequence[float], frozen: Sequence[bool]):
-        "Append one row per group from plain lists of learning rates and frozen flags (group 0 = lowest)."
-        if len(lrs) != len(frozen):
-            raise FitlamError(f"{len(lrs)} learning rates but {len(frozen)} frozen flags; give one of each per group")
-        for group, (lr, is_frozen) in enumerate(zip(lrs, frozen)):
-            self.rows.append((str(stage), str(phase), int(step), group, float(lr), bool(is_frozen)))
+    def log_values(self, stage: str, phase: str, step: int, lrs: Sequence[float], frozen: Sequence[bool],
+                   weight_decays: Sequence[float] | None = None):
+        "Append one row per group from plain lists of learning rates, frozen flags and weight decays (NaN: unknown)."
+        weight_decays = [math.nan] * len(lrs) if weight_decays is None else weight_decays
+        if not len(lrs) == len(frozen) == len(weight_decays):
+            raise FitlamError(f"{len(lrs)} learning rates but {len(frozen)} frozen flags and {len(weight_decays)} "
+                              "weight decays; give one of each per group")
+        for group, (lr, is_frozen, decay) in enumerate(zip(lrs, frozen, weight_decays)):
+            self.rows.append((str(stage), str(phase), int(step), group, float(lr), bool(is_frozen), float(decay)))
 
     def log(self, stage: str, phase: str, step: int, optimizer: torch.optim.Optimizer,
             frozen: Sequence[bool] | None = None):
-        "Append one row per optimiser param group with the lr it holds now; frozen = none of its params requires grad."
-        if frozen is None:
-            frozen = [not any(q.requires_grad for q in group["params"]) for group in optimizer.param_groups]
-        self.log_values(stage, phase, step, [group["lr"] for group in optimizer.param_groups], frozen)
+        "Append one row per optimiser param group with the lr and weight decay it holds now; frozen = no param requires grad."
+        groups = optimizer.param_groups
+        if frozen is None: frozen = [not any(q.requires_grad for q in group["params"]) for group in groups]
+        self.log_values(stage, phase, step, [g["lr"] for g in groups], frozen, [g.get("weight_decay", 0.0) for g in groups])
 
     def to_frame(self) -> pd.DataFrame:
-        "The record as a DataFrame with the columns stage, phase, step, group, lr, frozen."
+        "The record as a DataFrame with the columns stage, phase, step, group, lr, frozen, weight_decay."
         return pd.DataFrame(self.rows, columns=list(LR_COLUMNS)).astype(_LR_DTYPES)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> LRRecord:
         "A record from a DataFrame that has (at least) the record's columns."
+        if "weight_decay" not in frame.columns: frame = frame.assign(weight_decay=math.nan)  # records before it was kept
         missing = [c for c in LR_COLUMNS if c not in frame.columns]
         if missing:
             raise FitlamError(f"not a learning-rate record: missing column(s) {', '.join(missing)}; "
@@ -284,7 +303,7 @@ class LRRecord:
         return cls(frame.itertuples(index=False, name=None))
 
     def to_csv(self, path: str | Path) -> Path:
-        "Write the record to `path` as CSV (atomically), columns in the order stage,phase,step,group,lr,frozen."
+        "Write the record to `path` as CSV (atomically), columns in the order of LR_COLUMNS."
         with atomic_path(path) as tmp:
             self.to_frame().to_csv(tmp, index=False)
         return Path(path)
@@ -293,8 +312,9 @@ class LRRecord:
     def from_csv(cls, path: str | Path) -> LRRecord:
         "Read a record written by `to_csv`."
         if not Path(path).is_file(): raise FitlamError(f"learning-rate record not found: {path}; check the run folder")
-        frame = pd.read_csv(path, dtype={"stage": str, "phase": str, "lr": str}, keep_default_na=False)
-        frame["lr"] = frame["lr"].map(float)  # Python's float() reads back exactly what to_csv wrote, in any pandas
+        frame = pd.read_csv(path, dtype={"stage": str, "phase": str, "lr": str, "weight_decay": str}, keep_default_na=False)
+        for column in ("lr", "weight_decay"):  # Python's float() reads back exactly what to_csv wrote, in any pandas
+            if column in frame: frame[column] = frame[column].map(float)
         return cls.from_frame(frame)
 
 # %% ../nbs/06_schedules.ipynb #373cb906
@@ -302,8 +322,8 @@ def design_lr_table(base_lr: float, factor: float | None = None, schedule: str =
                     epochs: int | None = None, iters_per_epoch: int = 100, gradual_unfreezing: bool = False,
                     cut_frac: float = 0.1, ratio: float = 32, *, rule: str = "ulmfit",
                     plan: Sequence[PlanEpoch] | None = None, cycle: str | None = None, stage: str = "design",
-                    **schedule_options) -> pd.DataFrame:
-    "The planned lr of every group at every step (columns of an LRRecord), computed without training."
+                    weight_decay: float = math.nan, **schedule_options) -> pd.DataFrame:
+    "The planned lr (and `weight_decay`) of every group at every step, as an LRRecord frame, computed without training."
     if iters_per_epoch < 1: raise FitlamError(f"iters_per_epoch must be at least 1, got {iters_per_epoch}")
     if plan is None:  # defaults: the classifier's 5 groups, 1 epoch
         plan = (gradual_unfreezing_plan if gradual_unfreezing else all_layers_plan)(n_groups or 5, epochs or 1)
@@ -325,7 +345,8 @@ def design_lr_table(base_lr: float, factor: float | None = None, schedule: str =
         total = length * iters_per_epoch
         for i in range(iters_per_epoch):
             multiplier = lr_at(position * iters_per_epoch + i, total, schedule, **schedule_options)
-            record.log_values(stage, plan_epoch.phase, step, [lr * multiplier for lr in base_lrs], frozen)
+            record.log_values(stage, plan_epoch.phase, step, [lr * multiplier for lr in base_lrs], frozen,
+                              [weight_decay] * n_groups)
             step += 1
     return record.to_frame()
 
