@@ -24,7 +24,8 @@ from .awd_lstm import PAD_IDX, AWDLSTM, LanguageModel, awd_lstm_config, check_p,
 from .core import FitlamError, atomic_path, evaluating, get_device, load_preset
 from .learner import ActivationRegularization, Learner, accuracy, cross_entropy_flat
 from .loaders import Labels, as_token_arrays, pad_left, sorted_batches
-from .schedules import LRRecord, all_layers_plan, discriminative_lrs, fit_plan, gradual_unfreezing_plan
+from .schedules import (LRRecord, all_layers_plan, discriminative_lrs, epochs_for_budget, fit_plan,
+                              gradual_unfreezing_plan, stretch_plan)
 from .schedules import param_groups
 from .tokenize import Vocab, tokenize_texts
 
@@ -215,8 +216,9 @@ def load_encoder_from_lm(classifier: TextClassifier, lm_or_state_dict) -> dict:
 def train_classifier(model: TextClassifier, train_dl, valid_dl=None, preset: Mapping | None = None,
                      record: LRRecord | None = None, gradual_unfreezing: bool | None = None,
                      epochs: int | None = None, device=None, progress: bool = True, cbs=(),
-                     stage: str = "classifier") -> Learner:
-    "Fine-tune a classifier: discriminative lrs, STLR, gradual unfreezing (default: the preset's), AR/TAR. -> the Learner"
+                     stage: str = "classifier", min_steps: int | None = None) -> Learner:
+    """Fine-tune a classifier: discriminative lrs, STLR, gradual unfreezing (default: the preset's), AR/TAR, at least
+    `min_steps` optimiser steps (default: the preset's `clf_min_steps`). -> the Learner"""
     if not isinstance(model, TextClassifier):
         raise FitlamError(f"train_classifier trains a TextClassifier (make one with text_classifier), got {type(model).__name__}")
     preset = load_preset() if preset is None else preset
@@ -230,6 +232,8 @@ def train_classifier(model: TextClassifier, train_dl, valid_dl=None, preset: Map
                     mixed_precision=preset["mixed_precision"], progress=progress, perplexity=False)
     unfreeze = preset["gradual_unfreezing"] if gradual_unfreezing is None else gradual_unfreezing
     plan = (gradual_unfreezing_plan if unfreeze else all_layers_plan)(len(groups), epochs or preset["clf_epochs"])
+    min_steps = (preset["clf_min_steps"] if "clf_min_steps" in preset else 0) if min_steps is None else min_steps
+    plan = stretch_plan(plan, epochs_for_budget(plan, len(train_dl), min_steps))
     learn.lr_record = fit_plan(learn, groups, plan, "stlr", record, stage=stage,
                                cut_frac=preset["cut_frac"], ratio=preset["stlr_ratio"])
     return learn

@@ -144,18 +144,24 @@ def check_out_dir(out: str | Path, overwrite: bool = False) -> Path:
 
 def pretrain_command(preset: str = "demo", out: str | Path = "models/general_english_fwd", backwards: bool = False,
                      epochs: int | None = None, overwrite: bool = False, argv: list[str] | None = None,
-                     **overrides) -> dict:
-    "Run stage 1 and save the model folder; returns the metrics."
+                     resume: bool = False, **overrides) -> dict:
+    "Run stage 1 and save the model folder (a checkpoint in OUT/checkpoints/ after every epoch; `resume` continues it)."
+    from fitlam.pipeline import spend_checkpoint, stage_callbacks
+    from fitlam.schedules import LRRecord
     from fitlam.learner import Learner
     from fitlam.pretrain import lm_config, load_lm, pretrain_lm, save_lm
     p = load_preset(preset, **overrides)
-    out = check_out_dir(out, overwrite)
-    run = pretrain_lm(p, backwards=backwards, epochs=epochs)
+    checkpoint = Path(out) / "checkpoints" / f"pretrain_{'bwd' if backwards else 'fwd'}.pt"
+    out = check_out_dir(out, overwrite or (resume and checkpoint.is_file()))
+    record = LRRecord()
+    callbacks = stage_callbacks(checkpoint, "pretrain", record, resume)
+    run = pretrain_lm(p, backwards=backwards, epochs=epochs, cbs=callbacks, record=record)
     learn = run["learner"]
     command = "fitlam " + " ".join(argv) if argv else f"fitlam pretrain --preset {preset} --out {out}"
     card = {**run["metrics"], "command": command, "preset_values": dict(p),
-            "description": "AWD-LSTM language model pretrained on the kit's general_english corpus (Brown + "
-                           "Jane Austen, ~1.9M words: WikiText-2 sized, not WikiText-103)."}
+            "description": f"AWD-LSTM language model pretrained on the kit's {p.pretrain_corpus} corpus "
+                           f"({run['metrics']['train_tokens']:,} training tokens; WikiText-103 has 103M words), "
+                           f"embedding started from {p.word_vectors} word vectors."}
     save_lm(out, run["model"], run["vocab"], lm_config(p, backwards))
     # the card records the perplexity of the weights as saved (float16), so anyone can check it from the file
     saved_model, _, _ = load_lm(out, device=p.device)
@@ -165,6 +171,7 @@ def pretrain_command(preset: str = "demo", out: str | Path = "models/general_eng
     save_lm(out, run["model"], run["vocab"], lm_config(p, backwards), card)
     with atomic_path(out / "history.csv") as tmp: learn.history_frame().to_csv(tmp, index=False)
     run["record"].to_csv(out / "lr_history.csv")
+    spend_checkpoint(checkpoint)   # the model is saved; its checkpoint is spent
     print(f"saved to {out}: validation perplexity {card['valid_perplexity']:.2f} after {card['epochs']} epoch(s), "
           f"{card['wall_s']:.0f}s on {card['device']}")
     return card
@@ -283,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(pre, "folder for model.pt, card.json, history.csv, lr_history.csv (required)", out_required=True)
     pre.add_argument("--backwards", action="store_true", help="train the backward LM (reads text right to left)")
     pre.add_argument("--epochs", type=int, help="override the preset's pretrain_epochs")
+    pre.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/ (written after every epoch)")
     fine = add_command(sub, "finetune-lm", "stage 2: fine-tune a pretrained LM on the task's (or your) texts")
     add_run_options(fine, "folder for the fine-tuned LM (required)", out_required=True)
     fine.add_argument("--data", metavar="FILE_OR_DIR", help="your texts (default: the preset's embedded task)")
@@ -318,7 +326,7 @@ def dispatch(args, argv: list[str]) -> None:
                             args.out, args.preset, **options)
     elif args.command == "predict": predict_command(args.model, args.data, args.out, args.text_col)
     elif args.command == "pretrain":
-        pretrain_command(args.preset, args.out, args.backwards, args.epochs, args.overwrite, argv=argv,
+        pretrain_command(args.preset, args.out, args.backwards, args.epochs, args.overwrite, argv=argv, resume=args.resume,
                          **parse_sets(args.set))
     elif args.command == "finetune-lm":
         finetune_command(args.out, args.preset, args.data, args.text_col, args.unlabelled, args.valid, args.pretrained,

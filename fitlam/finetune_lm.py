@@ -15,6 +15,7 @@ from torch import nn
 
 from .awd_lstm import LanguageModel
 from .core import FitlamError, Preset, load_preset, seed_everything
+from .data import load_word_vectors
 from .pretrain import lm_config, lm_for_vocab, lm_learner, lm_loaders, load_lm, numericalize_docs
 from .schedules import LRRecord, all_layers_plan, fit_plan
 from .tokenize import Vocab, tokenize_corpus
@@ -51,7 +52,8 @@ def finetune_lm(model: LanguageModel, vocab: Vocab, config: dict, train_texts, v
     backwards = bool(config.get("backwards", False))
     train_tokens, valid_tokens = tokenize_corpus(train_texts), tokenize_corpus(valid_texts)
     new_vocab = Vocab.build(train_tokens, p.max_vocab, p.min_freq)
-    model, n_known = lm_for_vocab(model, vocab, new_vocab, config)
+    vectors = load_word_vectors(p.word_vectors) if p.word_vectors != "none" else None
+    model, counts = lm_for_vocab(model, vocab, new_vocab, config, vectors)
     train_dl, valid_dl = lm_loaders(numericalize_docs(train_tokens, new_vocab),
                                     numericalize_docs(valid_tokens, new_vocab), p, backwards)
     groups = lm_layer_groups(model)
@@ -64,7 +66,8 @@ def finetune_lm(model: LanguageModel, vocab: Vocab, config: dict, train_texts, v
                       bptt=p.bptt, **({"cut_frac": p.cut_frac, "ratio": p.stlr_ratio} if schedule == "stlr" else {}))
     after = learn.validate()
     metrics = {"stage": stage, "direction": "bwd" if backwards else "fwd", "vocab_size": len(new_vocab),
-               "words_from_pretraining": n_known, "train_tokens": int(train_dl.n_tokens),
+               "words_from_pretraining": counts["known"],
+               "words_from_vectors": counts["from_vectors"], "words_mean_row": counts["mean_row"], "train_tokens": int(train_dl.n_tokens),
                "valid_perplexity_before": before["perplexity"], "valid_perplexity": after["perplexity"],
                "valid_loss": after["loss"], "valid_accuracy": after["accuracy"], "epochs": epochs,
                "discr_factor": factor, "schedule": schedule, "wall_s": round(time.time() - start, 1),

@@ -17,15 +17,16 @@ import torch
 
 from .awd_lstm import LanguageModel, awd_lstm_config, awd_lstm_lm, layer_groups, remap_rows, sample_next_ids
 from .core import FitlamError, Preset, atomic_path, get_device, load_preset, repo_root, seed_everything
-from .data import load_pretrain_corpus
+from .data import load_pretrain_corpus, load_word_vectors
 from .learner import ActivationRegularization, Learner, perplexity
 from .loaders import LMLoader
 from .schedules import LRRecord, all_layers_plan, discriminative_lrs, fit_plan, param_groups
 from .tokenize import BOS, PAD, TK_MAJ, TK_UP, UNK, Vocab, tokenize, tokenize_corpus
 
 # %% auto #0
-__all__ = ['LM_FORMAT', 'numericalize_docs', 'lm_loaders', 'lm_learner', 'pretrain_lm', 'save_lm', 'load_lm', 'lm_config',
-           'lm_for_vocab', 'detokenize', 'generate', 'shipped_lm_dir', 'wt103_lm']
+__all__ = ['GLOVE_STD', 'LM_FORMAT', 'numericalize_docs', 'lm_loaders', 'lm_learner', 'vector_rows',
+           'init_embedding_from_vectors', 'pretrain_lm', 'save_lm', 'load_lm', 'lm_config', 'with_bias',
+           'fit_vector_map', 'lm_for_vocab', 'detokenize', 'generate', 'shipped_lm_dir', 'wt103_lm']
 
 # %% ../nbs/07_pretrain.ipynb #3acc37b2
 def numericalize_docs(token_lists, vocab: Vocab) -> list[np.ndarray]:
@@ -41,17 +42,39 @@ def lm_loaders(train_docs, valid_docs, preset: Preset, backwards: bool = False):
 # %% ../nbs/07_pretrain.ipynb #18d0eaa5
 def lm_learner(model: LanguageModel, train_dl, valid_dl, preset: Preset, lr: float, discr_factor: float = 1.0,
                groups=None, progress: bool = True, cbs=()) -> Learner:
-    "A Learner for an AWD-LSTM LM with the preset's optimiser settings, AR/TAR and clipping; one lr per layer group."
+    "A Learner for an AWD-LSTM LM with the preset's optimiser settings (weight decay in every group), AR/TAR, clipping."
     groups = groups if groups is not None else layer_groups(model)
     lrs = discriminative_lrs(lr, len(groups), discr_factor)
-    return Learner(model, train_dl, valid_dl, param_groups=param_groups(groups, lrs),
+    return Learner(model, train_dl, valid_dl, param_groups=param_groups(groups, lrs, preset.weight_decay),
                    betas=(preset.adam_beta1, preset.adam_beta2), weight_decay=preset.weight_decay,
                    clip=preset.clip, device=preset.device, mixed_precision=preset.mixed_precision,
                    cbs=[ActivationRegularization(preset.ar_alpha, preset.tar_beta), *cbs], progress=progress)
 
+# %% ../nbs/07_pretrain.ipynb #7d7f5f69
+GLOVE_STD = 3 * 0.1 / math.sqrt(3)   # 3 × the std of the AWD-LSTM's uniform(-0.1, 0.1) embedding start
+
+def vector_rows(itos, words, vectors) -> tuple[torch.Tensor, torch.Tensor]:
+    "For each word of `itos`, its row of `vectors` (zeros where `words` lacks it) and a mask of the words found."
+    index = {word: i for i, word in enumerate(words)}
+    found = torch.tensor([word in index for word in itos])
+    rows = torch.zeros(len(itos), vectors.shape[1])
+    rows[found] = torch.as_tensor(vectors[[index[w] for w, ok in zip(itos, found.tolist()) if ok]], dtype=torch.float32)
+    return rows, found
+
+def init_embedding_from_vectors(model: LanguageModel, vocab: Vocab, words, vectors, std: float = GLOVE_STD) -> int:
+    "Start the (tied) embedding rows of the words `words` knows from their vectors, rescaled to `std`. -> words found"
+    embedding = model.encoder.embedding.weight
+    if vectors.shape[1] != embedding.shape[1]:
+        raise FitlamError(f"the word vectors are {vectors.shape[1]}-d but the model's emb_sz is {embedding.shape[1]}; "
+                          f"set emb_sz={vectors.shape[1]}, or word_vectors=none")
+    rows, found = vector_rows(vocab.itos, words, vectors)
+    if found.any():
+        with torch.no_grad(): embedding[found] = rows[found] * (std / rows[found].std())
+    return int(found.sum())
+
 # %% ../nbs/07_pretrain.ipynb #825efa48
 def pretrain_lm(preset: Preset | None = None, backwards: bool = False, epochs: int | None = None,
-                progress: bool = True) -> dict:
+                progress: bool = True, cbs=(), record: LRRecord | None = None) -> dict:
     "Stage 1: train an AWD-LSTM LM on the preset's general corpus. Returns model, vocab, learner, LR record, metrics."
     p = preset if preset is not None else load_preset()
     seed_everything(p.seed)
@@ -62,16 +85,19 @@ def pretrain_lm(preset: Preset | None = None, backwards: bool = False, epochs: i
     train_dl, valid_dl = lm_loaders(numericalize_docs(train_tokens, vocab), numericalize_docs(valid_tokens, vocab),
                                     p, backwards)
     model = awd_lstm_lm(len(vocab), p)
-    learn = lm_learner(model, train_dl, valid_dl, p, p.pretrain_lr, progress=progress)
+    n_vectors = 0
+    if p.word_vectors != "none": n_vectors = init_embedding_from_vectors(model, vocab, *load_word_vectors(p.word_vectors))
+    learn = lm_learner(model, train_dl, valid_dl, p, p.pretrain_lr, progress=progress, cbs=cbs)
     groups = layer_groups(model)
     epochs = epochs if epochs is not None else p.pretrain_epochs
-    record = fit_plan(learn, groups, all_layers_plan(len(groups), epochs), "stlr", stage="pretrain", bptt=p.bptt,
+    record = fit_plan(learn, groups, all_layers_plan(len(groups), epochs), "stlr", record, stage="pretrain", bptt=p.bptt,
                       cut_frac=p.cut_frac, ratio=p.stlr_ratio)
     result = learn.validate()
     metrics = {"stage": "pretrain", "direction": "bwd" if backwards else "fwd", "corpus": p.pretrain_corpus,
                "valid_loss": result["loss"], "valid_perplexity": result["perplexity"],
                "valid_accuracy": result["accuracy"], "epochs": epochs, "train_tokens": int(train_dl.n_tokens),
                "valid_tokens": int(valid_dl.n_tokens), "vocab_size": len(vocab),
+               "word_vectors": p.word_vectors, "words_from_vectors": n_vectors,
                "wall_s": round(time.time() - start, 1), "device": str(learn.device), "preset": p.preset}
     return {"model": model, "vocab": vocab, "learner": learn, "record": record, "metrics": metrics}
 
@@ -108,15 +134,38 @@ def lm_config(preset: Preset, backwards: bool = False) -> dict:
     return {**awd_lstm_config(preset), "drop_mult": 1.0, "backwards": backwards, "bptt": preset.bptt}
 
 # %% ../nbs/07_pretrain.ipynb #b4fbe3f7
-def lm_for_vocab(model: LanguageModel, vocab: Vocab, new_vocab: Vocab, config: dict) -> tuple[LanguageModel, int]:
-    "A copy of `model` whose embedding/decoder rows follow `new_vocab` (unknown words: the mean row). -> (model, n_known)"
+def with_bias(x: torch.Tensor) -> torch.Tensor:
+    "`x` with a column of ones appended, so a linear map of it can also shift (an affine map)."
+    return torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
+
+def fit_vector_map(lm_rows: torch.Tensor, itos, words, vectors, ridge: float = 1e-3) -> tuple[torch.Tensor, int]:
+    "Ridge least-squares affine map from word vectors (with a bias column) to the LM's rows, fit on the words both know."
+    glove, found = vector_rows(itos, words, vectors)
+    if int(found.sum()) <= glove.shape[1]:
+        raise FitlamError(f"only {int(found.sum())} of the LM's words have word vectors; a map needs more than {glove.shape[1]}")
+    X, Y = with_bias(glove[found]).double(), lm_rows[found].double()
+    W = torch.linalg.solve(X.T @ X + ridge * len(X) * torch.eye(X.shape[1], dtype=X.dtype), X.T @ Y)
+    return W.float(), int(found.sum())
+
+def lm_for_vocab(model: LanguageModel, vocab: Vocab, new_vocab: Vocab, config: dict,
+                 word_vectors: tuple | None = None) -> tuple[LanguageModel, dict]:
+    "A copy of `model` whose embedding/decoder rows follow `new_vocab`. New words: their mapped word vector, else the mean row."
     new = awd_lstm_lm(len(new_vocab), config)
     state = {k: v.detach().cpu().float() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    rows, n_known = remap_rows(state["encoder.embedding.weight"], vocab.itos, new_vocab.itos)
+    old_rows = state["encoder.embedding.weight"]
+    rows, n_known = remap_rows(old_rows, vocab.itos, new_vocab.itos)
+    n_mapped = 0
+    if word_vectors is not None:
+        W, _ = fit_vector_map(old_rows, vocab.itos, *word_vectors)
+        known = set(vocab.itos)
+        glove, found = vector_rows(new_vocab.itos, *word_vectors)
+        fresh = found & torch.tensor([w not in known for w in new_vocab.itos])
+        rows[fresh] = with_bias(glove[fresh]) @ W
+        n_mapped = int(fresh.sum())
     state["encoder.embedding.weight"] = state["decoder.weight"] = rows
     state["decoder.bias"] = remap_rows(state["decoder.bias"], vocab.itos, new_vocab.itos)[0]
     new.load_state_dict(state)
-    return new, n_known
+    return new, {"known": n_known, "from_vectors": n_mapped, "mean_row": len(new_vocab) - n_known - n_mapped}
 
 # %% ../nbs/07_pretrain.ipynb #236f2494
 def detokenize(tokens) -> str:
