@@ -1,22 +1,35 @@
-"""Where does FitLaM beat TF-IDF at the scale this kit can train? Test accuracy against the number of labels.
+"""Does transfer win on a laptop? Test accuracy against the number of labels, FitLaM against what starts from nothing.
 
-One LM fine-tuning run (stage 2, on the preset's unlabelled reviews plus the texts — not the labels — of the
-largest labelled set), then for each label count on the same untouched test split:
+On the embedded IMDb sample, for 100, 300 and 1,000 labels (several random draws of the labelled reviews each),
+all scored on the same 2,500 untouched test reviews:
 
-* FitLaM: the classifier fine-tuned with gradual unfreezing, discriminative rates and STLR (`train_classifier`);
-* probe, stage-2 LM: logistic regression on the frozen fine-tuned encoder's concat-pooled features — how much
-  sentiment the language model's features hold before the classifier adapts them;
-* probe, stage-1 LM: the same on the general-English LM before fine-tuning — what stage 2 added;
-* TF-IDF (1-2-grams) + logistic regression, the baseline `fitlam run` reports.
+* `tfidf` — TF-IDF word 1-2-grams + logistic regression (the baseline `fitlam run` reports);
+* `glove_mean` — first-layer transfer: the mean GloVe 100-d vector of the review's words, standardised, + logistic
+  regression with C chosen by 3-fold cross-validation;
+* `scratch` — the same AWD-LSTM classifier trained from random weights (no pretraining, no LM fine-tuning), all
+  layers at once, with the same step budget;
+* `fitlam_fwd` — FitLaM: the shipped general-English LM, fine-tuned on the task's text (stage 2, once, on the
+  unlabelled reviews plus the texts — never the labels or the test reviews — of the labelled pool), then the
+  classifier with gradual unfreezing, discriminative rates, STLR and the step budget;
+* `fitlam_ensemble` — the forward and backward classifiers' probabilities averaged;
+* `probe_fwd` — logistic regression on the frozen stage-2 encoder's concat-pooled features: what fine-tuning
+  starts from (it should never end below it).
 
-    python benchmarks/label_curve.py                      # demo preset, forward, 100/300/1000 labels
-    python benchmarks/label_curve.py --labels 100,1000 --set lm_epochs=2 n_unlabelled=6000
+    python benchmarks/label_curve.py                          # demo preset, 3 draws, writes benchmarks/results/
+    python benchmarks/label_curve.py --draws 1 --labels 100,1000 --set n_unlabelled=2000
 
-Prints one table; with --out, also writes it as CSV. Seeded: the same command gives the same numbers on the same
-machine and thread count.
+Writes `label_curve.json` ({"labels", "rows": {name: mean per label count}, "spread": {name: std}, "draws": every
+number, "seeds", "command", "seconds", ...}) and `label_curve.png`. Seeded: the same command gives the same numbers
+on the same machine and thread count.
 """
+from __future__ import annotations
+
 import argparse
+import json
+import platform
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,10 +39,19 @@ from sklearn.preprocessing import StandardScaler
 
 from fitlam.classifier import Classifier, load_encoder_from_lm, masked_concat_pool, text_classifier, train_classifier
 from fitlam.core import load_preset, seed_everything
-from fitlam.data import load_task_data
-from fitlam.finetune_lm import finetune_lm, starting_lm, target_corpus
+from fitlam.data import load_dataset
+from fitlam.finetune_lm import finetune_lm, starting_lm
 from fitlam.loaders import ClassifierLoader, Labels, pad_left, sorted_batches
-from fitlam.pipeline import classifier_docs, evaluate, tfidf_baseline
+from fitlam.pipeline import classifier_docs, glove_mean_baseline, predict_probs, tfidf_baseline
+
+ROWS = ("tfidf", "glove_mean", "scratch", "fitlam_fwd", "fitlam_ensemble", "probe_fwd")
+
+
+def draw_labels(pool: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    "`n` labelled reviews drawn from `pool`, stratified by label (equal shares), in a seeded random order."
+    share = n // pool.label.nunique()
+    picked = [pool[pool.label == label].sample(n=share, random_state=seed) for label in sorted(pool.label.unique())]
+    return pd.concat(picked).sample(frac=1, random_state=seed)
 
 
 @torch.no_grad()
@@ -45,27 +67,47 @@ def concat_pool_features(model, docs, bs: int = 64) -> np.ndarray:
     return features
 
 
-def probe(train_x, train_y, test_x, test_y, seed: int) -> float:
+def probe_accuracy(train_x, train_y, test_x, test_y, seed: int) -> float:
     "Standardised features + L2 logistic regression (strong regularisation: the label sets are small)."
     scaler = StandardScaler().fit(train_x)
     model = LogisticRegression(C=0.01, max_iter=5000, random_state=seed).fit(scaler.transform(train_x), train_y)
     return float(model.score(scaler.transform(test_x), test_y))
 
 
-def encoder_features(lm, vocab, preset, n_classes: int, texts_by_split: dict) -> dict:
-    "Concat-pooled features of each split's texts under `lm`'s encoder (a classifier whose head is never used)."
-    model = text_classifier(len(vocab), n_classes, preset)
-    load_encoder_from_lm(model, lm)
-    return {split: concat_pool_features(model, classifier_docs(texts, vocab)) for split, texts in texts_by_split.items()}
+def fine_tuned_lms(p, pool, unlabelled, valid) -> dict:
+    "Stage 2 in each direction, once: shipped LM -> the unlabelled reviews + the pool's texts (no labels)."
+    lms = {}
+    for backwards in ([False, True] if p.bidirectional else [False]):
+        lm, vocab, config = starting_lm(p, backwards)
+        texts = list(unlabelled.text) + list(pool.text)
+        tuned = finetune_lm(lm, vocab, config, texts, list(valid.text), p, progress=False)
+        m = tuned["metrics"]
+        print(f"stage 2 {m['direction']}: {m['train_tokens']:,} tokens, perplexity {m['valid_perplexity_before']:.1f} -> "
+              f"{m['valid_perplexity']:.1f} ({m['wall_s']:.0f}s)", flush=True)
+        lms["bwd" if backwards else "fwd"] = tuned
+    return lms
 
 
-def main():
+def train_one(p, vocab, labels, train, valid_dl, lm=None, backwards=False) -> Classifier:
+    "A classifier on `train`: from the fine-tuned `lm` with the preset's recipe, or from scratch (all layers at once)."
+    dl = ClassifierLoader(classifier_docs(train.text, vocab), labels.encode(train.label), p.clf_bs, shuffle=True,
+                          seed=p.seed, backwards=backwards)
+    seed_everything(p.seed)
+    model = text_classifier(len(vocab), len(labels), p, backwards=backwards)
+    if lm is not None: load_encoder_from_lm(model, lm)
+    train_classifier(model, dl, valid_dl, p, progress=False, gradual_unfreezing=None if lm is not None else False)
+    return Classifier(model, vocab, labels)
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--labels", default="100,300,1000", help="label counts, comma-separated")
+    parser.add_argument("--draws", type=int, default=3, help="random draws of the labelled reviews per label count")
+    parser.add_argument("--pool", type=int, default=0, help="labelled reviews to draw from (0: the whole train split)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="preset overrides")
-    parser.add_argument("--out", help="also write the table to this CSV file")
-    args = parser.parse_args()
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results"), help="folder for the json and png")
+    args = parser.parse_args(argv)
     counts = sorted(int(n) for n in args.labels.split(","))
     defaults = load_preset(args.preset)
     overrides = {}
@@ -73,50 +115,76 @@ def main():
         key, value = pair.split("=", 1)
         kind = type(defaults[key])
         overrides[key] = (value.lower() in ("1", "true", "yes")) if kind is bool else kind(value)
-    p = load_preset(args.preset, n_labels=max(counts), **overrides)
-    task = load_task_data(p)
-    labels = Labels(task["train"].label)
-    test_y = labels.encode(task["test"].label)
+    p = load_preset(args.preset, **overrides)
+    data = load_dataset(p.dataset)
+    pool, valid, test = data["train"].iloc[:args.pool or None], data["valid"].iloc[:p.n_valid or None], data["test"]
+    unlabelled = data["unlabelled"].iloc[:p.n_unlabelled] if p.n_unlabelled else data["unlabelled"]
+    labels = Labels(pool.label)
+    test_y = labels.encode(test.label)
     start = time.time()
 
-    # Stage 1 -> 2, forward direction, exactly as `fitlam run` does it.
-    lm, vocab, config = starting_lm(p)
-    lm_train, lm_valid = target_corpus(task)
-    tuned = finetune_lm(lm, vocab, config, lm_train, lm_valid, p, progress=False)
-    m = tuned["metrics"]
-    print(f"stage 2: {m['train_tokens']:,} tokens, perplexity {m['valid_perplexity_before']:.1f} -> "
-          f"{m['valid_perplexity']:.1f} ({m['wall_s']:.0f}s)", flush=True)
+    lms = fine_tuned_lms(p, pool, unlabelled, valid)
+    vocab = lms["fwd"]["vocab"]
+    probe_model = text_classifier(len(vocab), len(labels), p)
+    load_encoder_from_lm(probe_model, lms["fwd"]["model"])
+    probe = {"pool": concat_pool_features(probe_model, classifier_docs(pool.text, vocab)),
+             "test": concat_pool_features(probe_model, classifier_docs(test.text, vocab))}
+    position = {index: i for i, index in enumerate(pool.index)}
+    valid_dls = {tag: ClassifierLoader(classifier_docs(valid.text, tuned["vocab"]), labels.encode(valid.label), p.clf_bs,
+                                       shuffle=False, backwards=tag == "bwd") for tag, tuned in lms.items()}
 
-    texts = {"train": task["train"].text, "test": task["test"].text}
-    features = {"stage 2": encoder_features(tuned["model"], tuned["vocab"], p, len(labels), texts),
-                "stage 1": encoder_features(lm, vocab, p, len(labels), texts)}
-    train_y_all = labels.encode(task["train"].label)
-
-    rows = []
-    valid_docs = classifier_docs(task["valid"].text, tuned["vocab"])
-    valid_dl = ClassifierLoader(valid_docs, labels.encode(task["valid"].label), p.clf_bs, shuffle=False)
+    results = {name: {n: [] for n in counts} for name in ROWS}
     for n in counts:
-        train = task["train"].iloc[:n]
-        train_dl = ClassifierLoader(classifier_docs(train.text, tuned["vocab"]), labels.encode(train.label), p.clf_bs,
-                                    shuffle=True, seed=p.seed)
-        seed_everything(p.seed)
-        model = text_classifier(len(tuned["vocab"]), len(labels), p)
-        load_encoder_from_lm(model, tuned["model"])
-        train_classifier(model, train_dl, valid_dl, p, progress=False)
-        fitlam_test, _ = evaluate(Classifier(model, tuned["vocab"], labels), task["test"].text, task["test"].label)
-        row = {"labels": n, "FitLaM": fitlam_test["accuracy"]}
-        for name, feats in features.items():
-            row[f"probe, {name} LM"] = probe(feats["train"][:n], train_y_all[:n], feats["test"], test_y, p.seed)
-        row["TF-IDF + LR"] = tfidf_baseline(train.text, train.label, task["test"].text, task["test"].label,
-                                            p.seed)["accuracy"]
-        rows.append(row)
-        print(row, flush=True)
+        for draw in range(args.draws):
+            t0 = time.time()
+            train = draw_labels(pool, n, seed=draw)
+            rows_at = [position[i] for i in train.index]
+            y = labels.encode(train.label)
+            score = {"tfidf": tfidf_baseline(train.text, train.label, test.text, test.label, p.seed)["accuracy"],
+                     "glove_mean": glove_mean_baseline(train.text, train.label, test.text, test.label, p.seed)["accuracy"],
+                     "probe_fwd": probe_accuracy(probe["pool"][rows_at], y, probe["test"], test_y, p.seed)}
+            scratch = train_one(p, vocab, labels, train, valid_dls["fwd"])
+            score["scratch"] = float(np.mean(predict_probs(scratch, test.text).argmax(1) == test_y))
+            probs = {tag: predict_probs(train_one(p, tuned["vocab"], labels, train, valid_dls[tag], tuned["model"],
+                                                  backwards=tag == "bwd"), test.text) for tag, tuned in lms.items()}
+            score["fitlam_fwd"] = float(np.mean(probs["fwd"].argmax(1) == test_y))
+            score["fitlam_ensemble"] = float(np.mean(np.mean(list(probs.values()), 0).argmax(1) == test_y))
+            for name, value in score.items(): results[name][n].append(value)
+            print(f"{n} labels, draw {draw}: " + ", ".join(f"{k} {v:.4f}" for k, v in score.items())
+                  + f" ({time.time() - t0:.0f}s)", flush=True)
 
-    table = pd.DataFrame(rows).set_index("labels")
-    print(f"\ntest accuracy on {len(task['test']):,} reviews (preset {p.preset}, forward direction, "
-          f"{time.time() - start:.0f}s):")
+    seconds = round(time.time() - start)
+    summary = {
+        "labels": counts,
+        "rows": {name: [round(float(np.mean(results[name][n])), 4) for n in counts] for name in ROWS},
+        "spread": {name: [round(float(np.std(results[name][n])), 4) for n in counts] for name in ROWS},
+        "draws": {name: [results[name][n] for n in counts] for name in ROWS},
+        "seeds": args.draws, "test_reviews": len(test), "preset": p.preset, "overrides": overrides,
+        "stage2_tokens": {tag: tuned["metrics"]["train_tokens"] for tag, tuned in lms.items()},
+        "command": "python benchmarks/label_curve.py" + ("" if argv is None and len(sys.argv) == 1 else " " + " ".join(argv if argv is not None else sys.argv[1:])),
+        "seconds": seconds, "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.python_version()}",
+    }
+    out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
+    (out / "label_curve.json").write_text(json.dumps(summary, indent=1) + "\n")
+    table = pd.DataFrame(summary["rows"], index=pd.Index(counts, name="labels")).T
+    print(f"\ntest accuracy on {len(test):,} reviews, mean of {args.draws} draws (preset {p.preset}, {seconds}s):")
     print(table.to_string(float_format=lambda x: f"{x:.4f}"))
-    if args.out: table.to_csv(args.out)
+    plot(summary, out / "label_curve.png")
+
+
+def plot(summary: dict, path: Path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name in ROWS:
+        ax.errorbar(summary["labels"], summary["rows"][name], yerr=summary["spread"][name], marker="o", capsize=3,
+                    label=name, linestyle="--" if name in ("probe_fwd", "glove_mean") else "-")
+    ax.set_xscale("log"); ax.set_xticks(summary["labels"]); ax.set_xticklabels(summary["labels"])
+    ax.set_xlabel("labelled reviews"); ax.set_ylabel("test accuracy (2,500 reviews)")
+    ax.set_title(f"IMDb sample: transfer vs. starting from nothing ({summary['seeds']} draws, ± std)")
+    ax.legend(fontsize=8); ax.grid(alpha=0.3)
+    fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,8 @@ from .tokenize import Vocab, tokenize_texts
 # %% auto #0
 __all__ = ['CONFIG_KEYS', 'MANIFEST_NAME', 'CLASSIFIER_FORMAT', 'bpt3c_layout', 'bpt3c_chunks', 'BPT3CEncoder',
            'masked_concat_pool', 'SafeBatchNorm1d', 'ConcatPoolingHead', 'TextClassifier', 'classifier_config',
-           'build_classifier', 'text_classifier', 'load_encoder_from_lm', 'train_classifier', 'predict_ids',
-           'Classifier', 'save_classifier', 'load_classifier']
+           'build_classifier', 'text_classifier', 'load_encoder_from_lm', 'classifier_plan', 'train_classifier',
+           'predict_ids', 'Classifier', 'save_classifier', 'load_classifier']
 
 # %% ../nbs/09_classifier.ipynb #5edfd753
 def bpt3c_layout(ids: torch.Tensor, max_len: int | None, pad_idx: int = PAD_IDX):
@@ -212,6 +212,15 @@ def load_encoder_from_lm(classifier: TextClassifier, lm_or_state_dict) -> dict:
     classifier.reset()
     return {"loaded_keys": len(state), "ignored_keys": ignored}
 
+# %% ../nbs/09_classifier.ipynb #30b6cbbd
+def classifier_plan(n_groups: int, steps_per_epoch: int, preset: Mapping, gradual_unfreezing: bool | None = None,
+                    epochs: int | None = None, min_steps: int | None = None) -> list:
+    "The classifier's training plan: gradual unfreezing (or all layers) over the preset's epochs, stretched to `clf_min_steps`."
+    unfreeze = preset["gradual_unfreezing"] if gradual_unfreezing is None else gradual_unfreezing
+    plan = (gradual_unfreezing_plan if unfreeze else all_layers_plan)(n_groups, epochs or preset["clf_epochs"])
+    min_steps = (preset["clf_min_steps"] if "clf_min_steps" in preset else 0) if min_steps is None else min_steps
+    return stretch_plan(plan, epochs_for_budget(plan, steps_per_epoch, min_steps))
+
 # %% ../nbs/09_classifier.ipynb #d04a6226
 def train_classifier(model: TextClassifier, train_dl, valid_dl=None, preset: Mapping | None = None,
                      record: LRRecord | None = None, gradual_unfreezing: bool | None = None,
@@ -230,10 +239,7 @@ def train_classifier(model: TextClassifier, train_dl, valid_dl=None, preset: Map
                     betas=(preset["adam_beta1"], preset["adam_beta2"]), weight_decay=preset["weight_decay"],
                     clip=preset["clip"], device=device or preset["device"],
                     mixed_precision=preset["mixed_precision"], progress=progress, perplexity=False)
-    unfreeze = preset["gradual_unfreezing"] if gradual_unfreezing is None else gradual_unfreezing
-    plan = (gradual_unfreezing_plan if unfreeze else all_layers_plan)(len(groups), epochs or preset["clf_epochs"])
-    min_steps = (preset["clf_min_steps"] if "clf_min_steps" in preset else 0) if min_steps is None else min_steps
-    plan = stretch_plan(plan, epochs_for_budget(plan, len(train_dl), min_steps))
+    plan = classifier_plan(len(groups), len(train_dl), preset, gradual_unfreezing, epochs, min_steps)
     learn.lr_record = fit_plan(learn, groups, plan, "stlr", record, stage=stage,
                                cut_frac=preset["cut_frac"], ratio=preset["stlr_ratio"])
     return learn

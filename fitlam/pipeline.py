@@ -18,8 +18,8 @@ import torch
 
 from .classifier import Classifier, load_encoder_from_lm, predict_ids, text_classifier, train_classifier
 from .core import FitlamError, Preset, atomic_path, get_device, load_preset, seed_everything
-from .data import (check_disjoint, check_labels, load_task_data, load_user_data, remove_texts, sha256_file,
-                         split_user_data)
+from .data import (check_disjoint, check_labels, load_task_data, load_user_data, load_word_vectors, remove_texts,
+                         sha256_file, split_user_data)
 from .finetune_lm import finetune_lm, starting_lm, target_corpus
 from .learner import Callback, CheckpointCallback, read_checkpoint
 from .loaders import ClassifierLoader, Labels
@@ -29,13 +29,13 @@ from .tokenize import Vocab, tokenize_corpus
 
 # %% auto #0
 __all__ = ['WT103_SIZES', 'STAGE_MARKER', 'RUN_FILES', 'SPLITS', 'macro_f1', 'score_labels', 'fit_tfidf', 'tfidf_baseline',
-           'user_task', 'task_line', 'find_lm_dirs', 'resolve_pretrained', 'starting_lm_for', 'stage_folder',
-           'finish_stage', 'completed_stage', 'read_stage', 'start_stage', 'stage_history', 'final_losses', 'relabel',
-           'read_lm_stage', 'save_lm_stage', 'pretrain_stage', 'ResumeFrom', 'classifier_docs', 'usable_checkpoint',
-           'checkpoint_path', 'stage_callbacks', 'spend_checkpoint', 'finetune_stage', 'classifier_stage',
-           'run_direction', 'predict_probs', 'score', 'evaluate', 'prediction_table', 'clear_run_folder',
-           'config_differences', 'prepare_run_folder', 'saved_task', 'run_fitlam', 'write_run', 'load_run_classifiers',
-           'predict_run']
+           'mean_word_vectors', 'glove_mean_baseline', 'user_task', 'task_line', 'find_lm_dirs', 'resolve_pretrained',
+           'starting_lm_for', 'stage_folder', 'finish_stage', 'completed_stage', 'read_stage', 'start_stage',
+           'stage_history', 'final_losses', 'relabel', 'read_lm_stage', 'save_lm_stage', 'pretrain_stage', 'ResumeFrom',
+           'classifier_docs', 'usable_checkpoint', 'checkpoint_path', 'stage_callbacks', 'spend_checkpoint',
+           'finetune_stage', 'classifier_stage', 'run_direction', 'predict_probs', 'score', 'evaluate',
+           'prediction_table', 'clear_run_folder', 'config_differences', 'prepare_run_folder', 'saved_task',
+           'run_fitlam', 'write_run', 'load_run_classifiers', 'predict_run']
 
 # %% ../nbs/10_pipeline.ipynb #c0e2c274
 def macro_f1(y_true, y_pred) -> float:
@@ -60,6 +60,28 @@ def fit_tfidf(train_texts, train_labels, seed: int = 0):
 def tfidf_baseline(train_texts, train_labels, test_texts, test_labels, seed: int = 0) -> dict:
     "The baseline's accuracy and macro-F1 on the test texts (and how many texts it trained on)."
     predicted = fit_tfidf(train_texts, train_labels, seed).predict(list(test_texts))
+    return {**score_labels(predicted, test_labels), "n_train": len(train_texts)}
+
+# %% ../nbs/10_pipeline.ipynb #9c58c0f4
+def mean_word_vectors(texts, words, vectors) -> np.ndarray:
+    "The mean word vector of each text's tokens that `words` has (`xx…` markers skipped); zeros for a text with none."
+    index = {word: i for i, word in enumerate(words)}
+    out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+    for row, tokens in enumerate(tokenize_corpus(list(texts))):
+        ids = [index[t] for t in tokens if t in index and not t.startswith("xx")]
+        if ids: out[row] = vectors[ids].mean(0)
+    return out
+
+def glove_mean_baseline(train_texts, train_labels, test_texts, test_labels, seed: int = 0, name: str = "glove_100d") -> dict:
+    "First-layer transfer: mean GloVe vector per text, standardised, + logistic regression (C by 3-fold CV)."
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    words, vectors = load_word_vectors(name)
+    model = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=[0.001, 0.01, 0.1, 1, 10], cv=3, max_iter=5000,
+                                                                 random_state=seed))
+    model.fit(mean_word_vectors(train_texts, words, vectors), [str(label) for label in train_labels])
+    predicted = model.predict(mean_word_vectors(test_texts, words, vectors))
     return {**score_labels(predicted, test_labels), "n_train": len(train_texts)}
 
 # %% ../nbs/10_pipeline.ipynb #8bc2266f

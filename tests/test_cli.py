@@ -130,7 +130,15 @@ def test_train_and_predict_on_data_the_kit_has_never_seen(work):
         assert (run / name).is_file(), name
     config = json.loads((run / "config.json").read_text())
     assert config["clf_epochs"] == 2 and config["run"]["task"]["text_col"] == "sentence"
-    assert list(pd.read_csv(run / "lr_history.csv").columns) == ["stage", "phase", "step", "group", "lr", "frozen"]
+    lrs = pd.read_csv(run / "lr_history.csv")
+    assert list(lrs.columns) == ["stage", "phase", "step", "group", "lr", "frozen", "weight_decay"]
+    # what the optimiser applied: the preset's weight decay in every stage and group (it was silently 0 in the LM
+    # stages once), and every group training in the classifier's last phase (gradual unfreezing reaches the bottom)
+    assert set(lrs.stage) == {"finetune_lm_fwd", "classifier_fwd"}
+    assert (lrs.weight_decay == config["weight_decay"]).all() and config["weight_decay"] > 0
+    classifier = lrs[lrs.stage == "classifier_fwd"]
+    last_phase = classifier[classifier.step > classifier.step.max() - 5]
+    assert last_phase.group.nunique() == config["n_layers"] + 2 and not last_phase.frozen.any()
     # predict: text column defaults to the training one; every row, its columns kept, probabilities summing to 1
     new = three_way_table(10).drop(columns="verdict").sample(frac=1, random_state=0)
     new.to_csv(work / "new.csv", index=False)
