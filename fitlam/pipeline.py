@@ -21,7 +21,7 @@ from .core import FitlamError, Preset, atomic_path, get_device, load_preset, see
 from .data import (check_disjoint, check_labels, load_task_data, load_user_data, remove_texts, sha256_file,
                          split_user_data)
 from .finetune_lm import finetune_lm, starting_lm, target_corpus
-from .learner import Callback, CheckpointCallback, read_checkpoint
+from .learner import Callback, CheckpointCallback, UnsafeFileError, read_checkpoint
 from .loaders import ClassifierLoader, Labels
 from .pretrain import lm_config, load_lm, numericalize_docs, pretrain_lm, save_lm, wt103_lm
 from .schedules import LRRecord
@@ -249,9 +249,10 @@ def classifier_docs(texts, vocab) -> list[np.ndarray]:
     return [doc if len(doc) else np.array([vocab.unk_idx]) for doc in docs]
 
 def usable_checkpoint(path) -> bool:
-    "True if `path` holds a checkpoint to resume from; a damaged one is reported and deleted."
+    "True if `path` holds a checkpoint to resume from; a damaged one is reported and deleted, an unsafe one stops the run."
     if path is None or not Path(path).is_file(): return False
     try: read_checkpoint(path); return True
+    except UnsafeFileError: raise   # not ours to delete quietly: the user must see it
     except FitlamError as e:
         print(f"note: {e}; training this stage from its start")
         Path(path).unlink(missing_ok=True)
