@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -16,10 +17,10 @@ import pandas as pd
 from .core import FitlamError, atomic_path, env_report, get_device, load_preset, preset_table
 
 # %% auto #0
-__all__ = ['EXAMPLES', 'ALL_EXAMPLES', 'summary_lines', 'report_after_run', 'run_pipeline', 'train_command', 'run_task_info',
-           'read_for_prediction', 'write_table', 'predict_command', 'check_out_dir', 'pretrain_command',
-           'finetune_command', 'Parser', 'add_command', 'add_run_options', 'add_resume_options', 'build_parser',
-           'parse_sets', 'dispatch', 'one_line', 'main']
+__all__ = ['EXAMPLES', 'ALL_EXAMPLES', 'summary_lines', 'build_report', 'report_after_run', 'run_pipeline', 'train_command',
+           'run_task_info', 'read_for_prediction', 'write_table', 'predict_command', 'check_out_dir',
+           'pretrain_command', 'finetune_command', 'Parser', 'add_command', 'add_run_options', 'add_resume_options',
+           'build_parser', 'parse_sets', 'dispatch', 'one_line', 'main']
 
 # %% ../nbs/14_cli.ipynb #f3c48c3d
 def summary_lines(metrics: dict) -> list[str]:
@@ -41,10 +42,15 @@ def summary_lines(metrics: dict) -> list[str]:
     return lines
 
 # %% ../nbs/14_cli.ipynb #db6e5f5c
+def build_report(out) -> Path:
+    "Write `out`/report.html; in a run folder, listing the report among the run's files."
+    from fitlam.pipeline import holding_run_folder, is_run_folder
+    from fitlam.report import write_report
+    with holding_run_folder(out) if is_run_folder(out) else contextlib.nullcontext(): return write_report(out)
+
 def report_after_run(out: Path):
     "Build report.html; a failure here is reported but never loses the finished run."
-    from fitlam.report import write_report
-    try: print(f"report: {write_report(out)}")
+    try: print(f"report: {build_report(out)}")
     except FitlamError as e: print(f"fitlam: warning: no report ({e}); try again with: fitlam report {out}", file=sys.stderr)
 
 def run_pipeline(preset: str = "demo", out: str | Path | None = None, overwrite: bool = False, resume: bool = False,
@@ -246,7 +252,9 @@ def add_run_options(parser, out_help: str, out_required: bool = False):
     parser.add_argument("--out", required=out_required, help=out_help)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one preset value, e.g. --set clf_epochs=2 (repeatable)")
-    parser.add_argument("--overwrite", action="store_true", help="start again in a non-empty --out")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start again in a non-empty --out (run/train: only a fitlam run folder, and only the "
+                             "files its runs wrote are deleted)")
 
 def add_resume_options(parser):
     parser.add_argument("--resume", action="store_true",
@@ -324,8 +332,7 @@ def dispatch(args, argv: list[str]) -> None:
         finetune_command(args.out, args.preset, args.data, args.text_col, args.unlabelled, args.valid, args.pretrained,
                          args.backwards, args.overwrite, parse_sets(args.set))
     elif args.command == "report":
-        from fitlam.report import write_report
-        print(f"report: {write_report(args.run_dir)}")
+        print(f"report: {build_report(args.run_dir)}")
     elif args.command == "presets": print(preset_table(all_keys=True).to_string())
     elif args.command == "env": print(env_report())
 

@@ -22,7 +22,7 @@ import torch
 # %% auto #0
 __all__ = ['RESERVED_ENV', 'FitlamError', 'repo_root', 'data_dir', 'cache_dir', 'find_settings', 'value_type', 'parse_value',
            'read_settings', 'available_presets', 'Preset', 'load_preset', 'preset_table', 'get_device',
-           'seed_everything', 'evaluating', 'atomic_path', 'env_report']
+           'seed_everything', 'evaluating', 'atomic_path', 'watching_writes', 'env_report']
 
 # %% ../nbs/00_core.ipynb #812ac0dc
 class FitlamError(ValueError):
@@ -176,11 +176,14 @@ def evaluating(model: torch.nn.Module):
     finally: model.train(was_training)
 
 # %% ../nbs/00_core.ipynb #a0499394
+_WRITE_WATCHERS = []   # callables told of each file `atomic_path` is about to put in place (see `watching_writes`)
+
 @contextlib.contextmanager
 def atomic_path(dest: str | Path):
     "Yield a temporary path beside `dest`; on success rename it onto `dest`, on any error delete it."
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    for watch in list(_WRITE_WATCHERS): watch(dest)   # before the file exists, so a crash can't leave it untold
     # `secrets`, not `random`: making a file name must not move the seeded generators.
     tmp = dest.with_name(f".tmp-{secrets.token_hex(4)}-{dest.name}")
     try:
@@ -188,6 +191,14 @@ def atomic_path(dest: str | Path):
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
+
+# %% ../nbs/00_core.ipynb #69ba21da
+@contextlib.contextmanager
+def watching_writes(callback):
+    "Call `callback(dest)` for every file `atomic_path` writes inside the `with` block (before the file is written)."
+    _WRITE_WATCHERS.append(callback)
+    try: yield callback
+    finally: _WRITE_WATCHERS.remove(callback)
 
 # %% ../nbs/00_core.ipynb #3af6cf27
 def env_report(device: str | None = "auto") -> str:
