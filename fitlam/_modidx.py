@@ -312,6 +312,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'fitlam.pipeline.holding_run_folder': ('pipeline.html#holding_run_folder', 'fitlam/pipeline.py'),
                                  'fitlam.pipeline.is_run_folder': ('pipeline.html#is_run_folder', 'fitlam/pipeline.py'),
                                  'fitlam.pipeline.load_run_classifiers': ('pipeline.html#load_run_classifiers', 'fitlam/pipeline.py'),
+                                 'fitlam.pipeline.lock_run_folder': ('pipeline.html#lock_run_folder', 'fitlam/pipeline.py'),
                                  'fitlam.pipeline.macro_f1': ('pipeline.html#macro_f1', 'fitlam/pipeline.py'),
                                  'fitlam.pipeline.predict_probs': ('pipeline.html#predict_probs', 'fitlam/pipeline.py'),
                                  'fitlam.pipeline.predict_run': ('pipeline.html#predict_run', 'fitlam/pipeline.py'),

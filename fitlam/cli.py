@@ -43,7 +43,7 @@ def summary_lines(metrics: dict) -> list[str]:
 
 # %% ../nbs/14_cli.ipynb #db6e5f5c
 def build_report(out) -> Path:
-    "Write `out`/report.html; in a run folder, listing the report among the run's files."
+    "Write `out`/report.html; in a run folder, holding its lock and listing the report among the run's files."
     from fitlam.pipeline import holding_run_folder, is_run_folder
     from fitlam.report import write_report
     with holding_run_folder(out) if is_run_folder(out) else contextlib.nullcontext(): return write_report(out)

@@ -32,15 +32,16 @@ from .schedules import LRRecord
 from .tokenize import Vocab, tokenize_corpus
 
 # %% auto #0
-__all__ = ['WT103_SIZES', 'STAGE_MARKER', 'RUN_MARKER', 'RUN_MANIFEST', 'RUN_BOOKKEEPING', 'SPLITS', 'macro_f1', 'score_labels',
-           'fit_tfidf', 'tfidf_baseline', 'user_task', 'task_line', 'find_lm_dirs', 'resolve_pretrained',
-           'starting_lm_for', 'stage_folder', 'finish_stage', 'completed_stage', 'read_stage', 'start_stage',
-           'stage_history', 'final_losses', 'relabel', 'read_lm_stage', 'save_lm_stage', 'pretrain_stage', 'ResumeFrom',
-           'classifier_docs', 'usable_checkpoint', 'checkpoint_path', 'stage_callbacks', 'spend_checkpoint',
-           'finetune_stage', 'classifier_stage', 'run_direction', 'predict_probs', 'score', 'evaluate',
-           'prediction_table', 'is_run_folder', 'run_files', 'record_run_file', 'run_inputs', 'check_run_location',
-           'clear_run_folder', 'config_differences', 'check_run_folder', 'prepare_run_folder', 'holding_run_folder',
-           'run_folder', 'saved_task', 'run_fitlam', 'run_stages', 'write_run', 'load_run_classifiers', 'predict_run']
+__all__ = ['WT103_SIZES', 'STAGE_MARKER', 'RUN_MARKER', 'RUN_MANIFEST', 'RUN_LOCK', 'RUN_BOOKKEEPING', 'SPLITS', 'macro_f1',
+           'score_labels', 'fit_tfidf', 'tfidf_baseline', 'user_task', 'task_line', 'find_lm_dirs',
+           'resolve_pretrained', 'starting_lm_for', 'stage_folder', 'finish_stage', 'completed_stage', 'read_stage',
+           'start_stage', 'stage_history', 'final_losses', 'relabel', 'read_lm_stage', 'save_lm_stage',
+           'pretrain_stage', 'ResumeFrom', 'classifier_docs', 'usable_checkpoint', 'checkpoint_path', 'stage_callbacks',
+           'spend_checkpoint', 'finetune_stage', 'classifier_stage', 'run_direction', 'predict_probs', 'score',
+           'evaluate', 'prediction_table', 'is_run_folder', 'run_files', 'record_run_file', 'lock_run_folder',
+           'run_inputs', 'check_run_location', 'clear_run_folder', 'config_differences', 'check_run_folder',
+           'prepare_run_folder', 'holding_run_folder', 'run_folder', 'saved_task', 'run_fitlam', 'run_stages',
+           'write_run', 'load_run_classifiers', 'predict_run']
 
 # %% ../nbs/10_pipeline.ipynb #c0e2c274
 def macro_f1(y_true, y_pred) -> float:
@@ -384,8 +385,8 @@ def prediction_table(test: pd.DataFrame, probs: dict, classes: Labels, baseline=
     return table
 
 # %% ../nbs/10_pipeline.ipynb #d95699d4
-RUN_MARKER, RUN_MANIFEST = ".fitlam-run", ".fitlam-files"
-RUN_BOOKKEEPING = (RUN_MARKER, RUN_MANIFEST)
+RUN_MARKER, RUN_MANIFEST, RUN_LOCK = ".fitlam-run", ".fitlam-files", ".fitlam-lock"
+RUN_BOOKKEEPING = (RUN_MARKER, RUN_MANIFEST, RUN_LOCK)
 
 def is_run_folder(out) -> bool:
     "True if a fitlam run made the folder `out` (it holds the marker)."
@@ -409,6 +410,38 @@ def record_run_file(out, dest):
     files, name = run_files(out), dest.relative_to(out).as_posix()
     if name not in files:
         with atomic_path(out / RUN_MANIFEST) as tmp: tmp.write_text(json.dumps({"files": files + [name]}, indent=1) + "\n")
+
+# %% ../nbs/10_pipeline.ipynb #60e67bf1
+_LOCKS_HELD = {}   # run folder -> how many times this process holds its lock
+
+@contextlib.contextmanager
+def lock_run_folder(out):
+    "Hold `out`'s lock for the `with` block; a second writer gets a one-line error, a killed run's lock is taken over."
+    out = Path(out).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    key = out.resolve()
+    if key in _LOCKS_HELD:   # this process holds it already
+        _LOCKS_HELD[key] += 1
+        try: yield out
+        finally: _LOCKS_HELD[key] -= 1
+        return
+    import fcntl   # POSIX (Linux, macOS)
+    fd = os.open(out / RUN_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise FitlamError(f"{out} is in use by another fitlam run (process {holder}); wait for it to finish, "
+                              "or choose another --out") from None
+        stale = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        if stale: print(f"note: {out} was locked by process {stale}, which stopped without releasing it; taking it over")
+        os.ftruncate(fd, 0); os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _LOCKS_HELD[key] = 1
+        try: yield out
+        finally:
+            del _LOCKS_HELD[key]
+            os.ftruncate(fd, 0)   # a clean exit leaves no process id behind
+    finally: os.close(fd)   # closing the file releases the lock
 
 # %% ../nbs/10_pipeline.ipynb #982d8499
 def run_inputs(config: dict) -> list[Path]:
@@ -475,7 +508,7 @@ def check_run_folder(out, config: dict, resume: bool = False, overwrite: bool = 
     return out
 
 def prepare_run_folder(out, config: dict, resume: bool = False, overwrite: bool = False) -> Path:
-    "Check the run folder (refuse a non-empty one unless resume/overwrite), mark it, write config.json."
+    "Check the run folder (refuse a non-empty one unless resume/overwrite), mark it, write config.json (holding its lock)."
     out = check_run_folder(out, config, resume, overwrite)
     written = [f for f in out.iterdir() if f.name not in ("config.json", *RUN_BOOKKEEPING)] if out.is_dir() else []
     if written or (resume and (out / "config.json").is_file()):   # (a run that stopped before any stage left only config.json)
@@ -500,12 +533,12 @@ def prepare_run_folder(out, config: dict, resume: bool = False, overwrite: bool 
 # %% ../nbs/10_pipeline.ipynb #bc31397e
 @contextlib.contextmanager
 def holding_run_folder(out):
-    "For the `with` block: list every file written into run folder `out` in its manifest."
-    with watching_writes(lambda dest: record_run_file(out, dest)): yield Path(out).expanduser()
+    "For the `with` block: hold run folder `out`'s lock, and list every file written into it in its manifest."
+    with lock_run_folder(out), watching_writes(lambda dest: record_run_file(out, dest)): yield Path(out).expanduser()
 
 @contextlib.contextmanager
 def run_folder(out, config: dict, resume: bool = False, overwrite: bool = False):
-    "The run folder `out` for the `with` block: checked, prepared, listing the files written into it."
+    "The run folder `out` for the `with` block: checked, locked against a second writer, listing the files written."
     out = check_run_folder(out, config, resume, overwrite)
     with holding_run_folder(out): yield prepare_run_folder(out, config, resume, overwrite)
 
@@ -536,7 +569,7 @@ def run_fitlam(preset: Preset | str | None = None, out: str | Path | None = None
     if out is None: return run_stages(p, None, task, task_info, sources, resume, progress, cbs, start)
     config = {**dict(p), "run": {"task": task_info, "pretrained": {t: str(s) for t, s in sources.items()},
                                  "command": command}}
-    with run_folder(out, config, resume, overwrite) as out:   # listing its files until the run ends
+    with run_folder(out, config, resume, overwrite) as out:   # locked, and listing its files, until the run ends
         return run_stages(p, out, task, task_info, sources, resume, progress, cbs, start)
 
 def run_stages(p: Preset, out, task, task_info: dict, sources: dict, resume: bool, progress: bool, cbs, start) -> dict:
