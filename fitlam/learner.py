@@ -24,10 +24,10 @@ from .core import FitlamError, atomic_path, get_device
 
 # %% auto #0
 __all__ = ['EVENTS', 'CHECKPOINT_FORMAT', 'logits_of', 'cross_entropy_flat', 'accuracy', 'perplexity', 'Callback',
-           'ActivationRegularization', 'make_optimizer', 'amp_dtype', 'Learner', 'one_batch', 'validate', 'fit',
-           'live_bars', 'update_graph', 'history_frame', 'UnsafeFileError', 'load_plain', 'rng_states',
-           'set_rng_states', 'plain', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'CheckpointCallback',
-           'lr_find', 'suggest_lr', 'plot_lr_find']
+           'ActivationRegularization', 'make_optimizer', 'amp_dtype', 'Learner', 'DivergedError', 'divergence_message',
+           'one_batch', 'validate', 'fit', 'live_bars', 'update_graph', 'history_frame', 'UnsafeFileError',
+           'load_plain', 'rng_states', 'set_rng_states', 'plain', 'save_checkpoint', 'read_checkpoint',
+           'load_checkpoint', 'CheckpointCallback', 'lr_find', 'suggest_lr', 'plot_lr_find']
 
 # %% ../nbs/05_learner.ipynb #c5c0b727
 def logits_of(pred) -> torch.Tensor:
@@ -117,9 +117,24 @@ class Learner:
             if m is not self.model and hasattr(m, "reset") and callable(m.reset): m.reset()
         if hasattr(self.model, "reset"): self.model.reset()
 
+# %% ../nbs/05_learner.ipynb #7ecb6d54
+class DivergedError(FitlamError):
+    "Training met a loss or gradients that are not finite numbers; the step was not taken."
+
+def divergence_message(self: Learner, what: str, value: float) -> str:
+    "Where training diverged, at which learning rate, what to do, and which checkpoint is kept."
+    lrs = sorted({g["lr"] for g in self.opt.param_groups if g["lr"] > 0}) or [0.0]
+    rate = f"learning rate {lrs[0]:.3g}" if len(lrs) == 1 else f"learning rates {lrs[0]:.3g} to {lrs[-1]:.3g}"
+    kept = [cb.path for cb in self.cbs if type(cb).__name__ == "CheckpointCallback" and Path(cb.path).is_file()]
+    return (f"training diverged: the {what} became {value} at optimiser step {self.step + 1} (epoch {self.epoch}, "
+            f"batch {self.iter}) with {rate}; lower the learning rate (fitlam run/train: --set lm_lr=..., clf_lr=... "
+            "or pretrain_lr=...) and train again" + (f"; the last good checkpoint is kept: {kept[0]}" if kept else ""))
+
+Learner.divergence_message = divergence_message
+
 # %% ../nbs/05_learner.ipynb #df179266
 def one_batch(self: Learner, xb, yb):
-    "Forward, loss, backward, clip, step — with the callback events in between."
+    "Forward, loss, backward, clip, step — with the callback events in between; no step on a non-finite loss or gradient."
     self.xb, self.yb = xb.to(self.device), yb.to(self.device)
     self.callback("before_batch")
     with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
@@ -130,7 +145,14 @@ def one_batch(self: Learner, xb, yb):
     self.opt.zero_grad(set_to_none=True)
     self.scaler.scale(self.loss).backward()
     self.scaler.unscale_(self.opt)
-    if self.clip: nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
+    norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.clip) if self.clip else None
+    finite = torch.isfinite(self.loss.detach())
+    if norm is not None and not self.scaler.is_enabled(): finite = finite & torch.isfinite(norm)
+    if not finite.item():   # (one sync with the device per step, which `fit` makes anyway to report the loss)
+        loss = self.loss.item()
+        what, value = ("loss", loss) if not math.isfinite(loss) else ("gradient norm", norm.item())
+        self.opt.zero_grad(set_to_none=True)
+        raise DivergedError(self.divergence_message(what, value))
     self.callback("before_step")
     self.scaler.step(self.opt)
     self.scaler.update()
@@ -348,7 +370,8 @@ def lr_find(self: Learner, start_lr: float = 1e-7, end_lr: float = 10.0, num_it:
         for i, (xb, yb) in zip(range(num_it), batches):
             lr = start_lr * (end_lr / start_lr) ** (i / max(1, num_it - 1))
             for g, b in zip(self.opt.param_groups, base): g["lr"] = lr * b / top   # keep the discriminative ratios
-            self.one_batch(xb, yb)
+            try: self.one_batch(xb, yb)
+            except DivergedError: break          # far past the useful rates: the test is over
             loss = self.raw_loss.item()
             avg = 0.98 * avg + 0.02 * loss       # an exponential moving average started at 0 ...
             smooth = avg / (1 - 0.98 ** (i + 1))  # ... and divided by its weight so far, so it is unbiased
