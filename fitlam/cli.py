@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -18,9 +19,9 @@ from .core import FitlamError, atomic_path, env_report, get_device, load_preset,
 
 # %% auto #0
 __all__ = ['EXAMPLES', 'ALL_EXAMPLES', 'summary_lines', 'build_report', 'report_after_run', 'run_pipeline', 'train_command',
-           'run_task_info', 'read_for_prediction', 'write_table', 'predict_command', 'check_out_dir',
-           'pretrain_command', 'finetune_command', 'Parser', 'add_command', 'add_run_options', 'add_resume_options',
-           'build_parser', 'parse_sets', 'dispatch', 'one_line', 'main']
+           'run_task_info', 'read_for_prediction', 'write_table', 'predict_command', 'check_prediction_out',
+           'replaced_bytes', 'check_out_dir', 'pretrain_command', 'finetune_command', 'Parser', 'add_command',
+           'add_run_options', 'add_resume_options', 'build_parser', 'parse_sets', 'dispatch', 'one_line', 'main']
 
 # %% ../nbs/14_cli.ipynb #f3c48c3d
 def summary_lines(metrics: dict) -> list[str]:
@@ -91,19 +92,25 @@ def run_task_info(model_dir: Path) -> dict:
             except ValueError: break
     return {}
 
-def read_for_prediction(path: Path, text_col: str) -> tuple[pd.DataFrame, str]:
-    "Every row of a table (or of a label/*.txt folder), with `text_col` checked; missing texts are counted."
+def read_for_prediction(path: Path, text_col: str, encoding: str | None = None) -> tuple[pd.DataFrame, str]:
+    "Every row of a table (or of a label/*.txt folder), with `text_col` checked; missing texts and bad bytes are counted."
     from fitlam.data import is_missing, read_label_folders, read_table
     path = Path(path).expanduser()
     if not path.exists(): raise FitlamError(f"{path} not found; give a .csv, .tsv or .parquet file, or a folder of <label>/*.txt files")
-    if path.is_dir(): table, text_col = read_label_folders(path)[0], "text"
-    else: table = read_table(path)[0]
+    if path.is_dir():
+        (table, counts), text_col = read_label_folders(path, encoding=encoding), "text"
+        replaced = counts["replaced_rows"] > 0
+    else: table, replaced = read_table(path, encoding)
     if text_col not in table.columns:
         raise FitlamError(f"{path} has no column '{text_col}'; its columns are: {', '.join(map(str, table.columns))}. "
                           "Pass --text-col")
     if len(table) == 0: raise FitlamError(f"{path} has a header but no rows")
     empty = int(table[text_col].map(is_missing).sum())
     if empty: print(f"note: {empty:,} rows have no text; they are predicted from an empty document")
+    if replaced:
+        rows = int(table.apply(lambda column: column.astype(str).str.contains("\ufffd", regex=False)).any(axis=1).sum())
+        print(f"note: {path} is not valid UTF-8: {replaced_bytes(path):,} bytes were replaced by '\ufffd', in {rows:,} "
+              "rows; if you know its encoding, pass it, e.g. --encoding latin-1")
     return table, text_col
 
 def write_table(table: pd.DataFrame, path: Path) -> Path:
@@ -117,17 +124,19 @@ def write_table(table: pd.DataFrame, path: Path) -> Path:
         else: table.to_csv(tmp, sep="\t" if kind == ".tsv" else ",", index=False)
     return path
 
-def predict_command(model, data, out, text_col: str | None = None) -> pd.DataFrame:
+def predict_command(model, data, out, text_col: str | None = None, overwrite: bool = False,
+                    encoding: str | None = None) -> pd.DataFrame:
     "`fitlam predict`: predictions and class probabilities for every row of `data`, written to `out`."
     from fitlam.pipeline import load_run_classifiers, predict_run, score_labels
+    out = check_prediction_out(out, data, overwrite)
     model = Path(model).expanduser()
     classifiers = load_run_classifiers(model)
     info = run_task_info(model)
     text_col = text_col or info.get("text_col", "text")
-    table, text_col = read_for_prediction(Path(data), text_col)
+    table, text_col = read_for_prediction(Path(data), text_col, encoding)
     predicted = predict_run(classifiers, table[text_col].tolist())
     result = pd.concat([table.reset_index(drop=True), predicted], axis=1)
-    path = write_table(result, Path(out))
+    path = write_table(result, out)
     print(f"wrote {len(result):,} predictions ({' + '.join(classifiers)} classifier) to {path}; "
           f"classes: {', '.join(predicted.columns[1:].str[5:])}")
     label_col = info.get("label_col")
@@ -137,6 +146,26 @@ def predict_command(model, data, out, text_col: str | None = None) -> pd.DataFra
         print(f"the file has a '{label_col}' column: accuracy {scores['accuracy']:.4f}, macro-F1 "
               f"{scores['macro_f1']:.4f} on {scores['n_test']:,} labelled rows")
     return result
+
+# %% ../nbs/14_cli.ipynb #0aef9c5c
+def check_prediction_out(out, data, overwrite: bool = False) -> Path:
+    "Refuse an --out that is the input itself (always), a folder, or an existing file (unless `overwrite`)."
+    out, data = Path(out).expanduser(), Path(data).expanduser()
+    if out.resolve() == data.resolve() or (out.is_file() and data.is_file() and os.path.samefile(out, data)):
+        raise FitlamError(f"--out {out} is the input --data; predictions never replace their input: choose another --out")
+    if out.is_dir(): raise FitlamError(f"--out {out} is a folder; give a file name ending in .csv, .tsv or .parquet")
+    if out.exists() and not overwrite:
+        raise FitlamError(f"{out} exists; choose another --out, or pass --overwrite to replace it")
+    return out
+
+def replaced_bytes(path) -> int:
+    "How many bytes of a text file (or of a folder's <label>/*.txt files) are not valid UTF-8."
+    import gzip
+    path, total = Path(path), 0
+    for file in (sorted(path.glob("*/*.txt")) if path.is_dir() else [path]):
+        data = gzip.decompress(file.read_bytes()) if file.suffix.lower() == ".gz" else file.read_bytes()
+        total += sum("\udc80" <= ch <= "\udcff" for ch in data.decode("utf-8", errors="surrogateescape"))
+    return total
 
 # %% ../nbs/14_cli.ipynb #1a20fc60
 def check_out_dir(out: str | Path, overwrite: bool = False) -> Path:
@@ -227,7 +256,8 @@ EXAMPLES = {
   fitlam train --data reviews.csv --out runs/reviews --resume      continue an interrupted run""",
     "predict": """examples:
   fitlam predict --model runs/reviews --data new_reviews.csv --out predictions.csv
-  fitlam predict --model runs/reviews/classifier_fwd --data new.tsv --text-col body --out scored.parquet""",
+  fitlam predict --model runs/reviews/classifier_fwd --data new.tsv --text-col body --out scored.parquet
+  fitlam predict --model runs/reviews --data old.csv --encoding latin-1 --out predictions.csv --overwrite""",
     "pretrain": """examples:
   fitlam pretrain --preset demo --out models/general_english_fwd      (the shipped forward LM's recipe)
   fitlam pretrain --preset demo --backwards --out models/general_english_bwd""",
@@ -287,6 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--data", required=True, metavar="FILE", help="texts to classify: .csv, .tsv, .parquet")
     predict.add_argument("--text-col", help="the column holding the text (default: the one the run was trained with)")
     predict.add_argument("--out", required=True, metavar="FILE", help="where to write: .csv, .tsv or .parquet")
+    predict.add_argument("--overwrite", action="store_true", help="replace --out if it exists (never the input itself)")
+    predict.add_argument("--encoding", help="the input's text encoding, e.g. latin-1 (default: UTF-8, with any bad "
+                                            "bytes replaced and counted)")
     pre = add_command(sub, "pretrain", "stage 1: pretrain an AWD-LSTM LM on the general-English corpus")
     add_run_options(pre, "folder for model.pt, card.json, history.csv, lr_history.csv (required)", out_required=True)
     pre.add_argument("--backwards", action="store_true", help="train the backward LM (reads text right to left)")
@@ -324,7 +357,8 @@ def dispatch(args, argv: list[str]) -> None:
         if args.command == "run": run_pipeline(args.preset, args.out, **options)
         else: train_command(args.data, args.text_col, args.label_col, args.unlabelled, args.valid, args.test,
                             args.out, args.preset, **options)
-    elif args.command == "predict": predict_command(args.model, args.data, args.out, args.text_col)
+    elif args.command == "predict":
+        predict_command(args.model, args.data, args.out, args.text_col, args.overwrite, args.encoding)
     elif args.command == "pretrain":
         pretrain_command(args.preset, args.out, args.backwards, args.epochs, args.overwrite, argv=argv,
                          **parse_sets(args.set))
