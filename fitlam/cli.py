@@ -21,7 +21,8 @@ from .core import FitlamError, atomic_path, env_report, get_device, load_preset,
 __all__ = ['EXAMPLES', 'ALL_EXAMPLES', 'summary_lines', 'build_report', 'report_after_run', 'run_pipeline', 'train_command',
            'run_task_info', 'read_for_prediction', 'write_table', 'predict_command', 'check_prediction_out',
            'replaced_bytes', 'check_out_dir', 'pretrain_command', 'finetune_command', 'Parser', 'add_command',
-           'add_run_options', 'add_resume_options', 'build_parser', 'parse_sets', 'dispatch', 'one_line', 'main']
+           'add_run_options', 'add_resume_options', 'build_parser', 'parse_sets', 'dispatch', 'one_line',
+           'default_preset', 'main']
 
 # %% ../nbs/14_cli.ipynb #f3c48c3d
 def summary_lines(metrics: dict) -> list[str]:
@@ -278,7 +279,7 @@ def add_command(sub, name: str, help: str) -> argparse.ArgumentParser:
 
 def add_run_options(parser, out_help: str, out_required: bool = False):
     "Options shared by the commands that write a run or model folder."
-    parser.add_argument("--preset", default="demo", help="a preset from settings.ini (default: demo; see fitlam presets)")
+    parser.add_argument("--preset", help="a preset from settings.ini (default: $FITLAM_PRESET, else demo; see fitlam presets)")
     parser.add_argument("--out", required=out_required, help=out_help)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one preset value, e.g. --set clf_epochs=2 (repeatable)")
@@ -372,10 +373,15 @@ def dispatch(args, argv: list[str]) -> None:
 
 def one_line(message) -> str: return " ".join(str(message).split())
 
+def default_preset() -> str:
+    "The preset of a command given no --preset: $FITLAM_PRESET, as for the notebooks, else demo."
+    return os.environ.get("FITLAM_PRESET") or "demo"
+
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `fitlam` command; user errors print one line and return 2, Ctrl-C returns 130."
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    if hasattr(args, "preset"): args.preset = args.preset or default_preset()
     try: dispatch(args, argv)
     except FitlamError as e:
         print(f"fitlam: error: {one_line(e)}", file=sys.stderr)
