@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -16,10 +18,11 @@ import pandas as pd
 from .core import FitlamError, atomic_path, env_report, get_device, load_preset, preset_table
 
 # %% auto #0
-__all__ = ['EXAMPLES', 'ALL_EXAMPLES', 'summary_lines', 'report_after_run', 'run_pipeline', 'train_command', 'run_task_info',
-           'read_for_prediction', 'write_table', 'predict_command', 'check_out_dir', 'pretrain_command',
-           'finetune_command', 'Parser', 'add_command', 'add_run_options', 'add_resume_options', 'build_parser',
-           'parse_sets', 'dispatch', 'one_line', 'main']
+__all__ = ['EXAMPLES', 'ALL_EXAMPLES', 'summary_lines', 'build_report', 'report_after_run', 'run_pipeline', 'train_command',
+           'run_task_info', 'read_for_prediction', 'write_table', 'predict_command', 'check_prediction_out',
+           'replaced_bytes', 'check_out_dir', 'pretrain_command', 'finetune_command', 'Parser', 'add_command',
+           'add_run_options', 'add_resume_options', 'build_parser', 'parse_sets', 'dispatch', 'one_line',
+           'default_preset', 'main']
 
 # %% ../nbs/14_cli.ipynb #f3c48c3d
 def summary_lines(metrics: dict) -> list[str]:
@@ -41,10 +44,15 @@ def summary_lines(metrics: dict) -> list[str]:
     return lines
 
 # %% ../nbs/14_cli.ipynb #db6e5f5c
+def build_report(out) -> Path:
+    "Write `out`/report.html; in a run folder, holding its lock and listing the report among the run's files."
+    from fitlam.pipeline import holding_run_folder, is_run_folder
+    from fitlam.report import write_report
+    with holding_run_folder(out) if is_run_folder(out) else contextlib.nullcontext(): return write_report(out)
+
 def report_after_run(out: Path):
     "Build report.html; a failure here is reported but never loses the finished run."
-    from fitlam.report import write_report
-    try: print(f"report: {write_report(out)}")
+    try: print(f"report: {build_report(out)}")
     except FitlamError as e: print(f"fitlam: warning: no report ({e}); try again with: fitlam report {out}", file=sys.stderr)
 
 def run_pipeline(preset: str = "demo", out: str | Path | None = None, overwrite: bool = False, resume: bool = False,
@@ -85,19 +93,25 @@ def run_task_info(model_dir: Path) -> dict:
             except ValueError: break
     return {}
 
-def read_for_prediction(path: Path, text_col: str) -> tuple[pd.DataFrame, str]:
-    "Every row of a table (or of a label/*.txt folder), with `text_col` checked; missing texts are counted."
+def read_for_prediction(path: Path, text_col: str, encoding: str | None = None) -> tuple[pd.DataFrame, str]:
+    "Every row of a table (or of a label/*.txt folder), with `text_col` checked; missing texts and bad bytes are counted."
     from fitlam.data import is_missing, read_label_folders, read_table
     path = Path(path).expanduser()
     if not path.exists(): raise FitlamError(f"{path} not found; give a .csv, .tsv or .parquet file, or a folder of <label>/*.txt files")
-    if path.is_dir(): table, text_col = read_label_folders(path)[0], "text"
-    else: table = read_table(path)[0]
+    if path.is_dir():
+        (table, counts), text_col = read_label_folders(path, encoding=encoding), "text"
+        replaced = counts["replaced_rows"] > 0
+    else: table, replaced = read_table(path, encoding)
     if text_col not in table.columns:
         raise FitlamError(f"{path} has no column '{text_col}'; its columns are: {', '.join(map(str, table.columns))}. "
                           "Pass --text-col")
     if len(table) == 0: raise FitlamError(f"{path} has a header but no rows")
     empty = int(table[text_col].map(is_missing).sum())
     if empty: print(f"note: {empty:,} rows have no text; they are predicted from an empty document")
+    if replaced:
+        rows = int(table.apply(lambda column: column.astype(str).str.contains("\ufffd", regex=False)).any(axis=1).sum())
+        print(f"note: {path} is not valid UTF-8: {replaced_bytes(path):,} bytes were replaced by '\ufffd', in {rows:,} "
+              "rows; if you know its encoding, pass it, e.g. --encoding latin-1")
     return table, text_col
 
 def write_table(table: pd.DataFrame, path: Path) -> Path:
@@ -111,17 +125,19 @@ def write_table(table: pd.DataFrame, path: Path) -> Path:
         else: table.to_csv(tmp, sep="\t" if kind == ".tsv" else ",", index=False)
     return path
 
-def predict_command(model, data, out, text_col: str | None = None) -> pd.DataFrame:
+def predict_command(model, data, out, text_col: str | None = None, overwrite: bool = False,
+                    encoding: str | None = None) -> pd.DataFrame:
     "`fitlam predict`: predictions and class probabilities for every row of `data`, written to `out`."
     from fitlam.pipeline import load_run_classifiers, predict_run, score_labels
+    out = check_prediction_out(out, data, overwrite)
     model = Path(model).expanduser()
     classifiers = load_run_classifiers(model)
     info = run_task_info(model)
     text_col = text_col or info.get("text_col", "text")
-    table, text_col = read_for_prediction(Path(data), text_col)
+    table, text_col = read_for_prediction(Path(data), text_col, encoding)
     predicted = predict_run(classifiers, table[text_col].tolist())
     result = pd.concat([table.reset_index(drop=True), predicted], axis=1)
-    path = write_table(result, Path(out))
+    path = write_table(result, out)
     print(f"wrote {len(result):,} predictions ({' + '.join(classifiers)} classifier) to {path}; "
           f"classes: {', '.join(predicted.columns[1:].str[5:])}")
     label_col = info.get("label_col")
@@ -131,6 +147,26 @@ def predict_command(model, data, out, text_col: str | None = None) -> pd.DataFra
         print(f"the file has a '{label_col}' column: accuracy {scores['accuracy']:.4f}, macro-F1 "
               f"{scores['macro_f1']:.4f} on {scores['n_test']:,} labelled rows")
     return result
+
+# %% ../nbs/14_cli.ipynb #0aef9c5c
+def check_prediction_out(out, data, overwrite: bool = False) -> Path:
+    "Refuse an --out that is the input itself (always), a folder, or an existing file (unless `overwrite`)."
+    out, data = Path(out).expanduser(), Path(data).expanduser()
+    if out.resolve() == data.resolve() or (out.is_file() and data.is_file() and os.path.samefile(out, data)):
+        raise FitlamError(f"--out {out} is the input --data; predictions never replace their input: choose another --out")
+    if out.is_dir(): raise FitlamError(f"--out {out} is a folder; give a file name ending in .csv, .tsv or .parquet")
+    if out.exists() and not overwrite:
+        raise FitlamError(f"{out} exists; choose another --out, or pass --overwrite to replace it")
+    return out
+
+def replaced_bytes(path) -> int:
+    "How many bytes of a text file (or of a folder's <label>/*.txt files) are not valid UTF-8."
+    import gzip
+    path, total = Path(path), 0
+    for file in (sorted(path.glob("*/*.txt")) if path.is_dir() else [path]):
+        data = gzip.decompress(file.read_bytes()) if file.suffix.lower() == ".gz" else file.read_bytes()
+        total += sum("\udc80" <= ch <= "\udcff" for ch in data.decode("utf-8", errors="surrogateescape"))
+    return total
 
 # %% ../nbs/14_cli.ipynb #1a20fc60
 def check_out_dir(out: str | Path, overwrite: bool = False) -> Path:
@@ -228,7 +264,8 @@ EXAMPLES = {
   fitlam train --data reviews.csv --out runs/reviews --resume      continue an interrupted run""",
     "predict": """examples:
   fitlam predict --model runs/reviews --data new_reviews.csv --out predictions.csv
-  fitlam predict --model runs/reviews/classifier_fwd --data new.tsv --text-col body --out scored.parquet""",
+  fitlam predict --model runs/reviews/classifier_fwd --data new.tsv --text-col body --out scored.parquet
+  fitlam predict --model runs/reviews --data old.csv --encoding latin-1 --out predictions.csv --overwrite""",
     "pretrain": """examples:
   fitlam pretrain --preset demo --out models/general_english_fwd      (the shipped forward LM's recipe)
   fitlam pretrain --preset demo --backwards --out models/general_english_bwd""",
@@ -249,11 +286,13 @@ def add_command(sub, name: str, help: str) -> argparse.ArgumentParser:
 
 def add_run_options(parser, out_help: str, out_required: bool = False):
     "Options shared by the commands that write a run or model folder."
-    parser.add_argument("--preset", default="demo", help="a preset from settings.ini (default: demo; see fitlam presets)")
+    parser.add_argument("--preset", help="a preset from settings.ini (default: $FITLAM_PRESET, else demo; see fitlam presets)")
     parser.add_argument("--out", required=out_required, help=out_help)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one preset value, e.g. --set clf_epochs=2 (repeatable)")
-    parser.add_argument("--overwrite", action="store_true", help="start again in a non-empty --out")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start again in a non-empty --out (run/train: only a fitlam run folder, and only the "
+                             "files its runs wrote are deleted)")
 
 def add_resume_options(parser):
     parser.add_argument("--resume", action="store_true",
@@ -286,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--data", required=True, metavar="FILE", help="texts to classify: .csv, .tsv, .parquet")
     predict.add_argument("--text-col", help="the column holding the text (default: the one the run was trained with)")
     predict.add_argument("--out", required=True, metavar="FILE", help="where to write: .csv, .tsv or .parquet")
+    predict.add_argument("--overwrite", action="store_true", help="replace --out if it exists (never the input itself)")
+    predict.add_argument("--encoding", help="the input's text encoding, e.g. latin-1 (default: UTF-8, with any bad "
+                                            "bytes replaced and counted)")
     pre = add_command(sub, "pretrain", "stage 1: pretrain an AWD-LSTM LM on the general-English corpus")
     add_run_options(pre, "folder for model.pt, card.json, history.csv, lr_history.csv (required)", out_required=True)
     pre.add_argument("--backwards", action="store_true", help="train the backward LM (reads text right to left)")
@@ -324,7 +366,8 @@ def dispatch(args, argv: list[str]) -> None:
         if args.command == "run": run_pipeline(args.preset, args.out, **options)
         else: train_command(args.data, args.text_col, args.label_col, args.unlabelled, args.valid, args.test,
                             args.out, args.preset, **options)
-    elif args.command == "predict": predict_command(args.model, args.data, args.out, args.text_col)
+    elif args.command == "predict":
+        predict_command(args.model, args.data, args.out, args.text_col, args.overwrite, args.encoding)
     elif args.command == "pretrain":
         pretrain_command(args.preset, args.out, args.backwards, args.epochs, args.overwrite, argv=argv, resume=args.resume,
                          **parse_sets(args.set))
@@ -332,17 +375,21 @@ def dispatch(args, argv: list[str]) -> None:
         finetune_command(args.out, args.preset, args.data, args.text_col, args.unlabelled, args.valid, args.pretrained,
                          args.backwards, args.overwrite, parse_sets(args.set))
     elif args.command == "report":
-        from fitlam.report import write_report
-        print(f"report: {write_report(args.run_dir)}")
+        print(f"report: {build_report(args.run_dir)}")
     elif args.command == "presets": print(preset_table(all_keys=True).to_string())
     elif args.command == "env": print(env_report())
 
 def one_line(message) -> str: return " ".join(str(message).split())
 
+def default_preset() -> str:
+    "The preset of a command given no --preset: $FITLAM_PRESET, as for the notebooks, else demo."
+    return os.environ.get("FITLAM_PRESET") or "demo"
+
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `fitlam` command; user errors print one line and return 2, Ctrl-C returns 130."
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    if hasattr(args, "preset"): args.preset = args.preset or default_preset()
     try: dispatch(args, argv)
     except FitlamError as e:
         print(f"fitlam: error: {one_line(e)}", file=sys.stderr)

@@ -21,8 +21,8 @@ import torch
 
 # %% auto #0
 __all__ = ['RESERVED_ENV', 'FitlamError', 'repo_root', 'data_dir', 'cache_dir', 'find_settings', 'value_type', 'parse_value',
-           'read_settings', 'available_presets', 'Preset', 'load_preset', 'preset_table', 'get_device',
-           'seed_everything', 'evaluating', 'atomic_path', 'env_report']
+           'read_settings', 'available_presets', 'Preset', 'note_unknown_env', 'load_preset', 'preset_table',
+           'get_device', 'seed_everything', 'evaluating', 'atomic_path', 'watching_writes', 'env_report']
 
 # %% ../nbs/00_core.ipynb #812ac0dc
 class FitlamError(ValueError):
@@ -108,8 +108,18 @@ class Preset(dict):
         except KeyError:
             raise AttributeError(f"'{key}' is not a preset key; valid keys: {', '.join(sorted(self))}") from None
 
-# Environment variables with these names configure the kit itself rather than overriding a preset key.
-RESERVED_ENV = ("FITLAM_PRESET", "FITLAM_SETTINGS", "FITLAM_HOME")
+# Environment variables with these names configure the kit (and its tests) rather than overriding a preset key.
+RESERVED_ENV = ("FITLAM_PRESET", "FITLAM_SETTINGS", "FITLAM_HOME", "FITLAM_CHROMIUM")
+_NOTED_ENV = set()   # unknown FITLAM_* variables already noted in this process
+
+def note_unknown_env(name: str, keys) -> None:
+    "Say once per process that the variable `name` is ignored because it names no preset key."
+    if name in _NOTED_ENV: return
+    _NOTED_ENV.add(name)
+    import difflib
+    close = difflib.get_close_matches(name[len("FITLAM_"):].lower(), list(keys), n=1)
+    hint = f"did you mean FITLAM_{close[0].upper()}? " if close else ""
+    print(f"note: ignoring the environment variable {name}: it names no preset key ({hint}see `fitlam presets`)")
 
 def load_preset(name: str | None = None, path: str | Path | None = None, **overrides) -> Preset:
     "Resolve a preset: [DEFAULT] < the named section < `FITLAM_<KEY>` variables < keyword arguments."
@@ -120,8 +130,12 @@ def load_preset(name: str | None = None, path: str | Path | None = None, **overr
     defaults = settings.defaults()
     kinds = {key: value_type(text) for key, text in defaults.items()}
     preset = {key: parse_value(key, text, kinds[key]) for key, text in settings.items(name)}
-    env = {k[len("FITLAM_"):].lower(): v for k, v in os.environ.items()
-           if k.startswith("FITLAM_") and k not in RESERVED_ENV}
+    env = {}
+    for variable, value in os.environ.items():
+        if not variable.startswith("FITLAM_") or variable in RESERVED_ENV: continue
+        key = variable[len("FITLAM_"):].lower()
+        if key in kinds: env[key] = value
+        else: note_unknown_env(variable, kinds)
     for source, values in (("environment variable FITLAM_", env), ("keyword argument ", overrides)):
         for key, value in values.items():
             if key not in kinds:
@@ -176,11 +190,14 @@ def evaluating(model: torch.nn.Module):
     finally: model.train(was_training)
 
 # %% ../nbs/00_core.ipynb #a0499394
+_WRITE_WATCHERS = []   # callables told of each file `atomic_path` is about to put in place (see `watching_writes`)
+
 @contextlib.contextmanager
 def atomic_path(dest: str | Path):
     "Yield a temporary path beside `dest`; on success rename it onto `dest`, on any error delete it."
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    for watch in list(_WRITE_WATCHERS): watch(dest)   # before the file exists, so a crash can't leave it untold
     # `secrets`, not `random`: making a file name must not move the seeded generators.
     tmp = dest.with_name(f".tmp-{secrets.token_hex(4)}-{dest.name}")
     try:
@@ -188,6 +205,14 @@ def atomic_path(dest: str | Path):
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
+
+# %% ../nbs/00_core.ipynb #69ba21da
+@contextlib.contextmanager
+def watching_writes(callback):
+    "Call `callback(dest)` for every file `atomic_path` writes inside the `with` block (before the file is written)."
+    _WRITE_WATCHERS.append(callback)
+    try: yield callback
+    finally: _WRITE_WATCHERS.remove(callback)
 
 # %% ../nbs/00_core.ipynb #3af6cf27
 def env_report(device: str | None = "auto") -> str:

@@ -7,7 +7,9 @@ progress bars with a live loss graph, mixed precision on CUDA, an LR finder, and
 from __future__ import annotations
 
 import math
+import pickle
 import random
+import re
 import time
 from pathlib import Path
 
@@ -22,9 +24,10 @@ from .core import FitlamError, atomic_path, get_device
 
 # %% auto #0
 __all__ = ['EVENTS', 'CHECKPOINT_FORMAT', 'logits_of', 'cross_entropy_flat', 'accuracy', 'perplexity', 'Callback',
-           'ActivationRegularization', 'make_optimizer', 'amp_dtype', 'Learner', 'one_batch', 'validate', 'fit',
-           'live_bars', 'update_graph', 'history_frame', 'rng_states', 'set_rng_states', 'save_checkpoint',
-           'read_checkpoint', 'load_checkpoint', 'CheckpointCallback', 'lr_find', 'suggest_lr', 'plot_lr_find']
+           'ActivationRegularization', 'make_optimizer', 'amp_dtype', 'Learner', 'DivergedError', 'divergence_message',
+           'one_batch', 'validate', 'fit', 'live_bars', 'update_graph', 'history_frame', 'UnsafeFileError',
+           'load_plain', 'rng_states', 'set_rng_states', 'plain', 'save_checkpoint', 'read_checkpoint',
+           'load_checkpoint', 'CheckpointCallback', 'lr_find', 'suggest_lr', 'plot_lr_find']
 
 # %% ../nbs/05_learner.ipynb #c5c0b727
 def logits_of(pred) -> torch.Tensor:
@@ -114,9 +117,24 @@ class Learner:
             if m is not self.model and hasattr(m, "reset") and callable(m.reset): m.reset()
         if hasattr(self.model, "reset"): self.model.reset()
 
+# %% ../nbs/05_learner.ipynb #7ecb6d54
+class DivergedError(FitlamError):
+    "Training met a loss or gradients that are not finite numbers; the step was not taken."
+
+def divergence_message(self: Learner, what: str, value: float) -> str:
+    "Where training diverged, at which learning rate, what to do, and which checkpoint is kept."
+    lrs = sorted({g["lr"] for g in self.opt.param_groups if g["lr"] > 0}) or [0.0]
+    rate = f"learning rate {lrs[0]:.3g}" if len(lrs) == 1 else f"learning rates {lrs[0]:.3g} to {lrs[-1]:.3g}"
+    kept = [cb.path for cb in self.cbs if type(cb).__name__ == "CheckpointCallback" and Path(cb.path).is_file()]
+    return (f"training diverged: the {what} became {value} at optimiser step {self.step + 1} (epoch {self.epoch}, "
+            f"batch {self.iter}) with {rate}; lower the learning rate (fitlam run/train: --set lm_lr=..., clf_lr=... "
+            "or pretrain_lr=...) and train again" + (f"; the last good checkpoint is kept: {kept[0]}" if kept else ""))
+
+Learner.divergence_message = divergence_message
+
 # %% ../nbs/05_learner.ipynb #df179266
 def one_batch(self: Learner, xb, yb):
-    "Forward, loss, backward, clip, step — with the callback events in between."
+    "Forward, loss, backward, clip, step — with the callback events in between; no step on a non-finite loss or gradient."
     self.xb, self.yb = xb.to(self.device), yb.to(self.device)
     self.callback("before_batch")
     with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
@@ -127,7 +145,14 @@ def one_batch(self: Learner, xb, yb):
     self.opt.zero_grad(set_to_none=True)
     self.scaler.scale(self.loss).backward()
     self.scaler.unscale_(self.opt)
-    if self.clip: nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
+    norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.clip) if self.clip else None
+    finite = torch.isfinite(self.loss.detach())
+    if norm is not None and not self.scaler.is_enabled(): finite = finite & torch.isfinite(norm)
+    if not finite.item():   # (one sync with the device per step, which `fit` makes anyway to report the loss)
+        loss = self.loss.item()
+        what, value = ("loss", loss) if not math.isfinite(loss) else ("gradient norm", norm.item())
+        self.opt.zero_grad(set_to_none=True)
+        raise DivergedError(self.divergence_message(what, value))
     self.callback("before_step")
     self.scaler.step(self.opt)
     self.scaler.update()
@@ -227,18 +252,49 @@ def history_frame(self: Learner) -> pd.DataFrame:
 
 Learner.fit, Learner.update_graph, Learner.history_frame = fit, update_graph, history_frame
 
+# %% ../nbs/05_learner.ipynb #51e17844
+class UnsafeFileError(FitlamError):
+    "A file holding pickled objects beyond tensors and plain values: loading it could run code, so it is refused."
+
+def load_plain(path: str | Path, fix: str = "delete it"):
+    "`torch.load` of tensors and plain values only (`weights_only=True`); a file that asks for anything else is refused."
+    path = Path(path)
+    try: return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        asked = re.search(r"GLOBAL (\S+)", str(e))   # the function or class the pickle wants imported
+        if asked is None: raise                        # a damaged file, not a hostile one: the caller says so
+        raise UnsafeFileError(f"refused to load {path}: besides tensors and plain values it holds a pickled "
+                              f"{asked.group(1)}, and loading such a file could run code; {fix}") from None
+
 # %% ../nbs/05_learner.ipynb #f8a95f6f
 CHECKPOINT_FORMAT = "fitlam-checkpoint-v1"
 
 def rng_states() -> dict:
-    "The state of every random generator a training run draws from."
-    states = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    "The state of every random generator a training run draws from, as tensors and plain values."
+    kind, key, pos, has_gauss, gauss = np.random.get_state()
+    states = {"python": random.getstate(), "torch": torch.get_rng_state(),
+              "numpy": {"kind": kind, "key": torch.from_numpy(key.astype(np.int64)), "pos": int(pos),
+                        "has_gauss": int(has_gauss), "gauss": float(gauss)}}
     if torch.cuda.is_available(): states["cuda"] = torch.cuda.get_rng_state_all()
     return states
 
 def set_rng_states(states: dict):
-    random.setstate(states["python"]); np.random.set_state(states["numpy"]); torch.set_rng_state(states["torch"])
+    n = states["numpy"]
+    random.setstate(states["python"]); torch.set_rng_state(states["torch"])
+    np.random.set_state((n["kind"], n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
     if "cuda" in states and torch.cuda.is_available(): torch.cuda.set_rng_state_all(states["cuda"])
+
+def plain(value, where: str = "value"):
+    "`value` with NumPy numbers and arrays as Python numbers and lists; anything but tensors and plain values is an error."
+    if value is None or isinstance(value, (bool, int, float, str, torch.Tensor)): return value
+    if isinstance(value, np.generic): return value.item()
+    if isinstance(value, np.ndarray): return value.tolist()
+    if isinstance(value, (list, tuple)):
+        items = [plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict): return {plain(k, where): plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+    raise FitlamError(f"a checkpoint holds only tensors and plain values, but {where} is a {type(value).__name__}; "
+                      "pass numbers, strings, lists, dicts or tensors")
 
 def _to_device(obj, device):
     "Move a tensor, or nested lists/tuples of tensors (an LSTM's hidden state), to `device`."
@@ -254,16 +310,18 @@ def save_checkpoint(self: Learner, path: str | Path, **extra) -> Path:
     "Write model, optimiser, position, RNG states and `extra` (e.g. vocab=itos, preset=dict) atomically to `path`."
     state = {"format": CHECKPOINT_FORMAT, "model": self.model.state_dict(), "opt": self.opt.state_dict(),
              "scaler": self.scaler.state_dict(), "hidden": _hidden_states(self.model),
-             "epoch": self.epoch, "iter": self.iter, "step": self.step, "history": self.history,
-             "rng": rng_states(), "extra": extra}
+             "epoch": self.epoch, "iter": self.iter, "step": self.step, "history": plain(self.history, "the history"),
+             "rng": rng_states(), "extra": plain(extra, "extra")}
     with atomic_path(path) as tmp: torch.save(state, tmp)
     return Path(path)
 
 def read_checkpoint(path: str | Path) -> dict:
-    "Load a checkpoint file's dict on the CPU; a clear error if it is missing, truncated or not a fitlam checkpoint."
+    "Load a checkpoint file's dict on the CPU; a clear error if it is missing, truncated, unsafe or not a fitlam checkpoint."
     path = Path(path)
     if not path.is_file(): raise FitlamError(f"checkpoint not found: {path}")
-    try: state = torch.load(path, map_location="cpu", weights_only=False)
+    try: state = load_plain(path, fix="delete it (a checkpoint written by fitlam before it stored random states as "
+                                       "tensors is refused too), then --resume again: that stage starts over")
+    except UnsafeFileError: raise
     except Exception as e:
         raise FitlamError(f"checkpoint {path} is corrupt or truncated ({type(e).__name__}); "
                           "delete it and train again, or resume from an earlier one") from None
@@ -312,7 +370,8 @@ def lr_find(self: Learner, start_lr: float = 1e-7, end_lr: float = 10.0, num_it:
         for i, (xb, yb) in zip(range(num_it), batches):
             lr = start_lr * (end_lr / start_lr) ** (i / max(1, num_it - 1))
             for g, b in zip(self.opt.param_groups, base): g["lr"] = lr * b / top   # keep the discriminative ratios
-            self.one_batch(xb, yb)
+            try: self.one_batch(xb, yb)
+            except DivergedError: break          # far past the useful rates: the test is over
             loss = self.raw_loss.item()
             avg = 0.98 * avg + 0.02 * loss       # an exponential moving average started at 0 ...
             smooth = avg / (1 - 0.98 ** (i + 1))  # ... and divided by its weight so far, so it is unbiased

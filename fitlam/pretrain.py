@@ -18,7 +18,7 @@ import torch
 from .awd_lstm import LanguageModel, awd_lstm_config, awd_lstm_lm, layer_groups, remap_rows, sample_next_ids
 from .core import FitlamError, Preset, atomic_path, get_device, load_preset, repo_root, seed_everything
 from .data import load_pretrain_corpus, load_word_vectors
-from .learner import ActivationRegularization, Learner, perplexity
+from .learner import ActivationRegularization, Learner, UnsafeFileError, load_plain, perplexity
 from .loaders import LMLoader
 from .schedules import LRRecord, all_layers_plan, discriminative_lrs, fit_plan, param_groups
 from .tokenize import BOS, PAD, TK_MAJ, TK_UP, UNK, Vocab, tokenize, tokenize_corpus
@@ -116,10 +116,12 @@ def save_lm(folder: str | Path, model: LanguageModel, vocab: Vocab, config: dict
     return folder
 
 def load_lm(folder: str | Path, device=None) -> tuple[LanguageModel, Vocab, dict]:
-    "Load a language model saved by `save_lm`: (model in float32, vocab, config)."
+    "Load a language model saved by `save_lm`: (model in float32, vocab, config). Never runs code from the file."
     path = Path(folder) / "model.pt"
     if not path.is_file(): raise FitlamError(f"no language model at {folder} (expected {path}); train one with `fitlam pretrain`")
-    try: state = torch.load(path, map_location="cpu", weights_only=False)
+    try: state = load_plain(path, fix="use a language model saved by fitlam (`fitlam pretrain`), or restore the shipped "
+                                       "ones (git checkout models/)")
+    except UnsafeFileError: raise
     except Exception as e:
         raise FitlamError(f"{path} is corrupt or truncated ({type(e).__name__}); restore it (git checkout) or retrain") from None
     if not isinstance(state, dict) or state.get("format") != LM_FORMAT:
