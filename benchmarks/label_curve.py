@@ -19,12 +19,16 @@ all scored on the same 2,500 untouched test reviews:
     python benchmarks/label_curve.py --draws 1 --labels 100,1000 --set n_unlabelled=2000
 
 Writes `label_curve.json` ({"labels", "rows": {name: mean per label count}, "spread": {name: std}, "draws": every
-number, "seeds", "command", "seconds", ...}) and `label_curve.png`. Seeded: the same command gives the same numbers
+number, "seeds", "command", "seconds" (stage 2 + every cell), ...}) and `label_curve.png`. The work is resumable:
+stage-2 LMs and each finished (labels, draw) cell are kept in `--work`, so a rerun computes only what is missing, and
+two processes can share it (e.g. `--stage2-only fwd` beside `--stage2-only bwd`, then `--labels 100,300` beside
+`--labels 1000`, then the full command to write the summary). Seeded: the same command gives the same numbers
 on the same machine and thread count.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import sys
@@ -38,9 +42,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from fitlam.classifier import Classifier, load_encoder_from_lm, masked_concat_pool, text_classifier, train_classifier
-from fitlam.core import load_preset, seed_everything
-from fitlam.data import load_dataset
+from fitlam.core import cache_dir, load_preset, seed_everything
+from fitlam.data import load_dataset, sha256_file
 from fitlam.finetune_lm import finetune_lm, starting_lm
+from fitlam.pretrain import load_lm, save_lm, shipped_lm_dir
 from fitlam.loaders import ClassifierLoader, Labels, pad_left, sorted_batches
 from fitlam.pipeline import classifier_docs, glove_mean_baseline, predict_probs, tfidf_baseline
 
@@ -74,18 +79,28 @@ def probe_accuracy(train_x, train_y, test_x, test_y, seed: int) -> float:
     return float(model.score(scaler.transform(test_x), test_y))
 
 
-def fine_tuned_lms(p, pool, unlabelled, valid) -> dict:
-    "Stage 2 in each direction, once: shipped LM -> the unlabelled reviews + the pool's texts (no labels)."
-    lms = {}
-    for backwards in ([False, True] if p.bidirectional else [False]):
-        lm, vocab, config = starting_lm(p, backwards)
-        texts = list(unlabelled.text) + list(pool.text)
-        tuned = finetune_lm(lm, vocab, config, texts, list(valid.text), p, progress=False)
-        m = tuned["metrics"]
-        print(f"stage 2 {m['direction']}: {m['train_tokens']:,} tokens, perplexity {m['valid_perplexity_before']:.1f} -> "
-              f"{m['valid_perplexity']:.1f} ({m['wall_s']:.0f}s)", flush=True)
-        lms["bwd" if backwards else "fwd"] = tuned
-    return lms
+def fine_tuned_lm(p, tag: str, pool, unlabelled, valid, folder: Path) -> dict:
+    "Stage 2 in one direction, once: shipped LM -> the unlabelled reviews + the pool's texts (no labels). Cached in `folder`."
+    if (folder / "model.pt").is_file() and (folder / "metrics.json").is_file():
+        model, vocab, _ = load_lm(folder)
+        return {"model": model, "vocab": vocab, "metrics": json.loads((folder / "metrics.json").read_text())}
+    lm, vocab, config = starting_lm(p, backwards=tag == "bwd")
+    texts = list(unlabelled.text) + list(pool.text)
+    tuned = finetune_lm(lm, vocab, config, texts, list(valid.text), p, progress=False)
+    m = tuned["metrics"]
+    print(f"stage 2 {tag}: {m['train_tokens']:,} tokens, perplexity {m['valid_perplexity_before']:.1f} -> "
+          f"{m['valid_perplexity']:.1f} ({m['wall_s']:.0f}s)", flush=True)
+    save_lm(folder, tuned["model"], tuned["vocab"], tuned["config"], half=False)   # full precision: every process reads the same
+    (folder / "metrics.json").write_text(json.dumps(m, indent=1))
+    return {"model": tuned["model"], "vocab": tuned["vocab"], "metrics": m}
+
+
+def work_key(p, pool: int) -> str:
+    "A short name for these settings, this pool size and the shipped LMs' bytes: the work folder to resume from."
+    lms = [shipped_lm_dir(tag) / "model.pt" for tag in ("fwd", "bwd")]
+    stamp = json.dumps({"preset": dict(p), "pool": pool, "lms": [sha256_file(f) if f.is_file() else None for f in lms]},
+                       sort_keys=True, default=str)
+    return f"{p.preset}-{hashlib.sha256(stamp.encode()).hexdigest()[:10]}"
 
 
 def train_one(p, vocab, labels, train, valid_dl, lm=None, backwards=False) -> Classifier:
@@ -107,6 +122,10 @@ def main(argv=None):
     parser.add_argument("--pool", type=int, default=0, help="labelled reviews to draw from (0: the whole train split)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="preset overrides")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"), help="folder for the json and png")
+    parser.add_argument("--work", default=str(cache_dir() / "label_curve"),
+                        help="folder for the resumable work: stage-2 LMs and one json per finished (labels, draw) cell")
+    parser.add_argument("--stage2-only", choices=["fwd", "bwd"],
+                        help="only fine-tune this direction's LM into --work and stop (run fwd and bwd side by side)")
     args = parser.parse_args(argv)
     counts = sorted(int(n) for n in args.labels.split(","))
     defaults = load_preset(args.preset)
@@ -123,12 +142,14 @@ def main(argv=None):
     test_y = labels.encode(test.label)
     start = time.time()
 
-    lms = fine_tuned_lms(p, pool, unlabelled, valid)
+    work = Path(args.work) / work_key(p, args.pool)   # any change of settings, pool or shipped LMs: a fresh folder
+    tags = ["fwd", "bwd"] if p.bidirectional else ["fwd"]
+    if args.stage2_only:
+        fine_tuned_lm(p, args.stage2_only, pool, unlabelled, valid, work / f"stage2_{args.stage2_only}")
+        return
+    lms = {tag: fine_tuned_lm(p, tag, pool, unlabelled, valid, work / f"stage2_{tag}") for tag in tags}
     vocab = lms["fwd"]["vocab"]
-    probe_model = text_classifier(len(vocab), len(labels), p)
-    load_encoder_from_lm(probe_model, lms["fwd"]["model"])
-    probe = {"pool": concat_pool_features(probe_model, classifier_docs(pool.text, vocab)),
-             "test": concat_pool_features(probe_model, classifier_docs(test.text, vocab))}
+    probe = None
     position = {index: i for i, index in enumerate(pool.index)}
     valid_dls = {tag: ClassifierLoader(classifier_docs(valid.text, tuned["vocab"]), labels.encode(valid.label), p.clf_bs,
                                        shuffle=False, backwards=tag == "bwd") for tag, tuned in lms.items()}
@@ -136,22 +157,34 @@ def main(argv=None):
     results = {name: {n: [] for n in counts} for name in ROWS}
     for n in counts:
         for draw in range(args.draws):
-            t0 = time.time()
-            train = draw_labels(pool, n, seed=draw)
-            rows_at = [position[i] for i in train.index]
-            y = labels.encode(train.label)
-            score = {"tfidf": tfidf_baseline(train.text, train.label, test.text, test.label, p.seed)["accuracy"],
-                     "glove_mean": glove_mean_baseline(train.text, train.label, test.text, test.label, p.seed)["accuracy"],
-                     "probe_fwd": probe_accuracy(probe["pool"][rows_at], y, probe["test"], test_y, p.seed)}
-            scratch = train_one(p, vocab, labels, train, valid_dls["fwd"])
-            score["scratch"] = float(np.mean(predict_probs(scratch, test.text).argmax(1) == test_y))
-            probs = {tag: predict_probs(train_one(p, tuned["vocab"], labels, train, valid_dls[tag], tuned["model"],
-                                                  backwards=tag == "bwd"), test.text) for tag, tuned in lms.items()}
-            score["fitlam_fwd"] = float(np.mean(probs["fwd"].argmax(1) == test_y))
-            score["fitlam_ensemble"] = float(np.mean(np.mean(list(probs.values()), 0).argmax(1) == test_y))
-            for name, value in score.items(): results[name][n].append(value)
-            print(f"{n} labels, draw {draw}: " + ", ".join(f"{k} {v:.4f}" for k, v in score.items())
-                  + f" ({time.time() - t0:.0f}s)", flush=True)
+            cell = work / "cells" / f"{n}_labels_draw_{draw}.json"
+            if cell.is_file():   # a finished cell of the grid is never recomputed
+                score = json.loads(cell.read_text())
+            else:
+                if probe is None:
+                    probe_model = text_classifier(len(vocab), len(labels), p)
+                    load_encoder_from_lm(probe_model, lms["fwd"]["model"])
+                    probe = {"pool": concat_pool_features(probe_model, classifier_docs(pool.text, vocab)),
+                             "test": concat_pool_features(probe_model, classifier_docs(test.text, vocab))}
+                t0 = time.time()
+                train = draw_labels(pool, n, seed=draw)
+                rows_at = [position[i] for i in train.index]
+                y = labels.encode(train.label)
+                score = {"tfidf": tfidf_baseline(train.text, train.label, test.text, test.label, p.seed)["accuracy"],
+                         "glove_mean": glove_mean_baseline(train.text, train.label, test.text, test.label, p.seed)["accuracy"],
+                         "probe_fwd": probe_accuracy(probe["pool"][rows_at], y, probe["test"], test_y, p.seed)}
+                scratch = train_one(p, vocab, labels, train, valid_dls["fwd"])
+                score["scratch"] = float(np.mean(predict_probs(scratch, test.text).argmax(1) == test_y))
+                probs = {tag: predict_probs(train_one(p, tuned["vocab"], labels, train, valid_dls[tag], tuned["model"],
+                                                      backwards=tag == "bwd"), test.text) for tag, tuned in lms.items()}
+                score["fitlam_fwd"] = float(np.mean(probs["fwd"].argmax(1) == test_y))
+                score["fitlam_ensemble"] = float(np.mean(np.mean(list(probs.values()), 0).argmax(1) == test_y))
+                score["seconds"] = round(time.time() - t0)
+                cell.parent.mkdir(parents=True, exist_ok=True)
+                cell.write_text(json.dumps(score))
+            for name in ROWS: results[name][n].append(score[name])
+            print(f"{n} labels, draw {draw}: " + ", ".join(f"{k} {v:.4f}" for k, v in score.items() if k in ROWS)
+                  + f" ({score['seconds']}s)", flush=True)
 
     seconds = round(time.time() - start)
     summary = {
@@ -160,14 +193,19 @@ def main(argv=None):
         "spread": {name: [round(float(np.std(results[name][n])), 4) for n in counts] for name in ROWS},
         "draws": {name: [results[name][n] for n in counts] for name in ROWS},
         "seeds": args.draws, "test_reviews": len(test), "preset": p.preset, "overrides": overrides,
-        "stage2_tokens": {tag: tuned["metrics"]["train_tokens"] for tag, tuned in lms.items()},
+        "stage2": {tag: {k: tuned["metrics"][k] for k in ("train_tokens", "valid_perplexity_before", "valid_perplexity",
+                                                          "wall_s", "words_from_vectors", "words_mean_row")}
+                   for tag, tuned in lms.items()},
+        "seconds": round(sum(t["metrics"]["wall_s"] for t in lms.values())
+                         + sum(json.loads((work / "cells" / f"{n}_labels_draw_{d}.json").read_text())["seconds"]
+                               for n in counts for d in range(args.draws))),   # stage 2 + every cell, however split
         "command": "python benchmarks/label_curve.py" + ("" if argv is None and len(sys.argv) == 1 else " " + " ".join(argv if argv is not None else sys.argv[1:])),
-        "seconds": seconds, "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.python_version()}",
+        "seconds_this_call": seconds, "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.python_version()}",
     }
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
     (out / "label_curve.json").write_text(json.dumps(summary, indent=1) + "\n")
     table = pd.DataFrame(summary["rows"], index=pd.Index(counts, name="labels")).T
-    print(f"\ntest accuracy on {len(test):,} reviews, mean of {args.draws} draws (preset {p.preset}, {seconds}s):")
+    print(f"\ntest accuracy on {len(test):,} reviews, mean of {args.draws} draws (preset {p.preset}, {summary['seconds']}s of compute):")
     print(table.to_string(float_format=lambda x: f"{x:.4f}"))
     plot(summary, out / "label_curve.png")
 

@@ -196,7 +196,7 @@ def pretrain_command(preset: str = "demo", out: str | Path = "models/general_eng
     command = "fitlam " + " ".join(argv) if argv else f"fitlam pretrain --preset {preset} --out {out}"
     card = {**run["metrics"], "command": command, "preset_values": dict(p),
             "description": f"AWD-LSTM language model pretrained on the kit's {p.pretrain_corpus} corpus "
-                           f"({run['metrics']['train_tokens']:,} training tokens; WikiText-103 has 103M words), "
+                           f"({run['metrics']['train_tokens']:,} training tokens: a small corpus, not WikiText-103's 103M words), "
                            f"embedding started from {p.word_vectors} word vectors."}
     save_lm(out, run["model"], run["vocab"], lm_config(p, backwards))
     # the card records the perplexity of the weights as saved (float16), so anyone can check it from the file
