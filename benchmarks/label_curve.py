@@ -110,7 +110,8 @@ def train_one(p, vocab, labels, train, valid_dl, lm=None, backwards=False) -> Cl
     seed_everything(p.seed)
     model = text_classifier(len(vocab), len(labels), p, backwards=backwards)
     if lm is not None: load_encoder_from_lm(model, lm)
-    train_classifier(model, dl, valid_dl, p, progress=False, gradual_unfreezing=None if lm is not None else False)
+    # no per-epoch validation: nothing here reads it, and a stretched plan would validate every one of its epochs
+    train_classifier(model, dl, None, p, progress=False, gradual_unfreezing=None if lm is not None else False)
     return Classifier(model, vocab, labels)
 
 
@@ -124,6 +125,8 @@ def main(argv=None):
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"), help="folder for the json and png")
     parser.add_argument("--work", default=str(cache_dir() / "label_curve"),
                         help="folder for the resumable work: stage-2 LMs and one json per finished (labels, draw) cell")
+    parser.add_argument("--summary-only", action="store_true",
+                        help="compute nothing: summarise the cells already in --work (draws may differ per label count)")
     parser.add_argument("--stage2-only", choices=["fwd", "bwd"],
                         help="only fine-tune this direction's LM into --work and stop (run fwd and bwd side by side)")
     args = parser.parse_args(argv)
@@ -160,6 +163,8 @@ def main(argv=None):
             cell = work / "cells" / f"{n}_labels_draw_{draw}.json"
             if cell.is_file():   # a finished cell of the grid is never recomputed
                 score = json.loads(cell.read_text())
+            elif args.summary_only:
+                continue
             else:
                 if probe is None:
                     probe_model = text_classifier(len(vocab), len(labels), p)
@@ -192,21 +197,28 @@ def main(argv=None):
         "rows": {name: [round(float(np.mean(results[name][n])), 4) for n in counts] for name in ROWS},
         "spread": {name: [round(float(np.std(results[name][n])), 4) for n in counts] for name in ROWS},
         "draws": {name: [results[name][n] for n in counts] for name in ROWS},
-        "seeds": args.draws, "test_reviews": len(test), "preset": p.preset, "overrides": overrides,
+        "seeds": min(len(results["tfidf"][n]) for n in counts),
+        "draws_per_label_count": [len(results["tfidf"][n]) for n in counts], "test_reviews": len(test), "preset": p.preset, "overrides": overrides,
         "stage2": {tag: {k: tuned["metrics"][k] for k in ("train_tokens", "valid_perplexity_before", "valid_perplexity",
                                                           "wall_s", "words_from_vectors", "words_mean_row")}
                    for tag, tuned in lms.items()},
         "seconds": round(sum(t["metrics"]["wall_s"] for t in lms.values())
-                         + sum(json.loads((work / "cells" / f"{n}_labels_draw_{d}.json").read_text())["seconds"]
-                               for n in counts for d in range(args.draws))),   # stage 2 + every cell, however split
+                         + sum(json.loads(cell.read_text())["seconds"] for cell in (work / "cells").glob("*.json")
+                               if int(cell.name.split("_")[0]) in counts)),   # stage 2 + every cell, however split
         "command": "python benchmarks/label_curve.py" + ("" if argv is None and len(sys.argv) == 1 else " " + " ".join(argv if argv is not None else sys.argv[1:])),
         "seconds_this_call": seconds, "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.python_version()}",
     }
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
     (out / "label_curve.json").write_text(json.dumps(summary, indent=1) + "\n")
     table = pd.DataFrame(summary["rows"], index=pd.Index(counts, name="labels")).T
-    print(f"\ntest accuracy on {len(test):,} reviews, mean of {args.draws} draws (preset {p.preset}, {summary['seconds']}s of compute):")
+    print(f"\ntest accuracy on {len(test):,} reviews, draws per label count {summary['draws_per_label_count']} "
+          f"(preset {p.preset}, {summary['seconds']}s of compute):")
     print(table.to_string(float_format=lambda x: f"{x:.4f}"))
+    print("\nas markdown (mean ± std over the draws):\n")
+    print("| row | " + " | ".join(f"{n:,} labels" for n in counts) + " |")
+    print("|---|" + "---|" * len(counts))
+    for name in ROWS:
+        print(f"| `{name}` | " + " | ".join(f"{m:.4f} ± {sd:.4f}" for m, sd in zip(summary["rows"][name], summary["spread"][name])) + " |")
     plot(summary, out / "label_curve.png")
 
 
