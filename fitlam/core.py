@@ -22,7 +22,7 @@ import torch
 # %% auto #0
 __all__ = ['RESERVED_ENV', 'FitlamError', 'repo_root', 'data_dir', 'cache_dir', 'find_settings', 'value_type', 'parse_value',
            'read_settings', 'available_presets', 'Preset', 'note_unknown_env', 'load_preset', 'preset_table',
-           'get_device', 'seed_everything', 'evaluating', 'atomic_path', 'watching_writes', 'env_report']
+           'get_device', 'seed_everything', 'evaluating', 'atomic_path', 'watching_writes', 'live_bars', 'env_report']
 
 # %% ../nbs/00_core.ipynb #812ac0dc
 class FitlamError(ValueError):
@@ -213,6 +213,13 @@ def watching_writes(callback):
     _WRITE_WATCHERS.append(callback)
     try: yield callback
     finally: _WRITE_WATCHERS.remove(callback)
+
+# %% ../nbs/00_core.ipynb #4fa27010
+def live_bars() -> bool:
+    "True where progress bars redraw in place (a notebook's own output, a terminal); False in a log file, a pipe or CI."
+    from fastprogress.fastprogress import IN_NOTEBOOK
+    if IN_NOTEBOOK and type(sys.stdout).__module__.startswith("ipykernel"): return True   # not redirected elsewhere
+    return bool(getattr(sys.stdout, "isatty", lambda: False)())
 
 # %% ../nbs/00_core.ipynb #3af6cf27
 def env_report(device: str | None = "auto") -> str:
