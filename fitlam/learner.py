@@ -100,7 +100,7 @@ class Learner:
         # fp16 needs loss scaling so small gradients don't underflow; bf16 has float32's range and doesn't.
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.cbs = sorted(cbs, key=lambda cb: cb.order)
-        self.epoch, self.iter, self.step, self.n_epochs = 0, 0, 0, 0
+        self.epoch, self.iter, self.step, self.n_epochs, self.n_iter = 0, 0, 0, 0, 0
         self.training, self.history = False, []
 
     def callback(self, event: str):
@@ -222,6 +222,7 @@ def fit(self: Learner, n_epochs: int, cbs=()):
         for epoch in epochs:
             self.epoch, start, losses = epoch, time.time(), []
             if hasattr(self.train_dl, "set_epoch"): self.train_dl.set_epoch(epoch)
+            self.n_iter = len(self.train_dl)   # this epoch's batches (asked before iterating moves the loader on)
             self.model.train(); self.training = True
             if self.iter == 0: self.reset_model()
             self.callback("before_epoch")

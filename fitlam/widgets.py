@@ -332,7 +332,7 @@ class DashboardCallback(Callback):
         self.dashboard.show()
 
     def after_batch(self, learn):
-        fraction = learn.iter / max(len(learn.train_dl), 1)
+        fraction = learn.iter / max(learn.n_iter, 1)   # batches done / batches in this epoch
         self.dashboard.batches[self.name].append((learn.epoch + fraction, learn.raw_loss.item()))
         if learn.iter % self.dashboard.every == 0: self.dashboard.show()
 

@@ -219,6 +219,8 @@ def test_dashboard_records_batches_and_epochs(tiny_lm, capsys):
     np.testing.assert_array_equal(loss_ax.lines[0].get_xdata(), x)
     np.testing.assert_allclose(loss_ax.lines[0].get_ydata(), smooth, rtol=1e-12)
     np.testing.assert_allclose(ppl_ax.lines[0].get_ydata(), np.exp(smooth), rtol=1e-12)
+    assert 0 < x[0] < 1 and (np.diff(x) > 0).all()                     # batches at fractional epochs ...
+    assert x[np.isclose(x, np.round(x))].tolist() == [1.0, 2.0]       # ... each epoch's last batch at its end
     np.testing.assert_allclose(loss_ax.lines[1].get_xydata(), [[0.0, dashboard.epochs["tiny"][0][1]]]
                                + [[e + 1, r["valid_loss"]] for e, r in enumerate(learn.history)], rtol=1e-12)
 
