@@ -11,12 +11,13 @@ TORCH_PIP_ARGS ?=
 PRESET ?= demo
 JOBS ?= auto
 
-.PHONY: help install demo test lab export clean
+.PHONY: help install demo test lab export colab clean
 help:
 	@echo "make demo    run the kit's main job on the embedded data (preset: $(PRESET))"
 	@echo "make test    the whole test suite: pytest + every notebook under the quick preset"
 	@echo "make lab     JupyterLab on the notebooks in nbs/"
 	@echo "make export  after editing a notebook: clean it and regenerate fitlam/"
+	@echo "make colab REPO=https://github.com/YOU/fitlam   point the Colab badge and set-up cells at your fork"
 	@echo "make clean   remove .venv and caches"
 
 # The stamp is remade when pyproject.toml changes, so a new dependency gets installed.
@@ -40,6 +41,13 @@ lab: $(VENV)/.installed
 	$(VENV)/bin/jupyter lab nbs
 
 export: $(VENV)/.installed
+	$(VENV)/bin/nbdev-clean
+	$(VENV)/bin/nbdev-export
+
+# Where the kit is cloned from (FITLAM_REPO in nbs/00_core.ipynb): rewrite it, the README's Colab badge and links,
+# pyproject.toml and every notebook's Colab set-up cell for REPO; without REPO, rewrite the set-up cells as they are.
+colab: $(VENV)/.installed
+	$(PY) -c 'import sys; from fitlam.core import point_kit_at; print(*point_kit_at(sys.argv[1] or None), sep="\n")' "$(REPO)"
 	$(VENV)/bin/nbdev-clean
 	$(VENV)/bin/nbdev-export
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from fastprogress.fastprogress import progress_bar
 
-from .core import FitlamError, cache_dir, data_dir, load_preset
+from .core import FitlamError, cache_dir, data_dir, live_bars, load_preset
 
 # %% auto #0
 __all__ = ['EMBEDDED', 'DATASETS', 'SPLITS', 'DATA_SEED', 'WORD_VECTORS', 'LABEL_NAMES', 'IMDB_PACKAGE_CARD',
@@ -546,8 +546,11 @@ def stream_to_part(url: str, part: Path, progress: bool = True, timeout: float =
         done = start if resumed else 0
         length = response.headers.get("Content-Length")
         total = done + int(length) if length else None
-        bar = progress_bar(range(total), leave=False) if progress and total else None
+        bar = progress_bar(range(total), leave=False) if progress and total and live_bars() else None
         if bar is not None: bar.update(0); bar.update(done)
+        elif progress:   # a log file, a pipe or CI: one plain line instead of a bar
+            print(f"downloading {url}" + (f" ({total:,} bytes)" if total else "")
+                  + (f", resuming at byte {done:,}" if resumed else ""), flush=True)
         try:
             with open(part, "ab" if resumed else "wb") as f:
                 for block in iter(lambda: response.read(1 << 16), b""):

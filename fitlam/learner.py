@@ -20,14 +20,14 @@ import torch.nn.functional as F
 from fastprogress.fastprogress import master_bar, progress_bar
 from torch import nn
 
-from .core import FitlamError, atomic_path, get_device
+from .core import FitlamError, atomic_path, get_device, live_bars
 
 # %% auto #0
 __all__ = ['EVENTS', 'CHECKPOINT_FORMAT', 'logits_of', 'cross_entropy_flat', 'accuracy', 'perplexity', 'Callback',
            'ActivationRegularization', 'make_optimizer', 'amp_dtype', 'Learner', 'DivergedError', 'divergence_message',
-           'one_batch', 'validate', 'fit', 'live_bars', 'update_graph', 'history_frame', 'UnsafeFileError',
-           'load_plain', 'rng_states', 'set_rng_states', 'plain', 'save_checkpoint', 'read_checkpoint',
-           'load_checkpoint', 'CheckpointCallback', 'lr_find', 'suggest_lr', 'plot_lr_find']
+           'one_batch', 'validate', 'table_line', 'EpochTable', 'fit', 'update_graph', 'history_frame',
+           'UnsafeFileError', 'load_plain', 'rng_states', 'set_rng_states', 'plain', 'save_checkpoint',
+           'read_checkpoint', 'load_checkpoint', 'CheckpointCallback', 'lr_find', 'suggest_lr', 'plot_lr_find']
 
 # %% ../nbs/05_learner.ipynb #c5c0b727
 def logits_of(pred) -> torch.Tensor:
@@ -100,7 +100,7 @@ class Learner:
         # fp16 needs loss scaling so small gradients don't underflow; bf16 has float32's range and doesn't.
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.cbs = sorted(cbs, key=lambda cb: cb.order)
-        self.epoch, self.iter, self.step, self.n_epochs = 0, 0, 0, 0
+        self.epoch, self.iter, self.step, self.n_epochs, self.n_iter = 0, 0, 0, 0, 0
         self.training, self.history = False, []
 
     def callback(self, event: str):
@@ -190,6 +190,23 @@ def validate(self: Learner, dl=None) -> dict:
 
 Learner.validate = validate
 
+# %% ../nbs/05_learner.ipynb #2a48f8c4
+def table_line(values, widths) -> str:
+    "One row of the epoch table as plain text: each value left-aligned in its column, two spaces apart."
+    return "  ".join(str(v).ljust(w) for v, w in zip(values, widths)).rstrip()
+
+# %% ../nbs/05_learner.ipynb #98c065a4
+class EpochTable:
+    "The epoch table: through fastprogress's bar where the output is live, else as plain lines of text."
+    def __init__(self, names, bar=None):
+        self.bar, self.widths = bar, [max(8, len(name)) for name in names]
+        self.write(names)
+
+    def write(self, values):
+        values = [str(v) for v in values]
+        if self.bar is not None: self.bar.write(values, table=True)
+        else: print(table_line(values, self.widths), flush=True)   # flushed: a log shows each epoch as it ends
+
 # %% ../nbs/05_learner.ipynb #b81ed8ee
 def fit(self: Learner, n_epochs: int, cbs=()):
     "Train until `n_epochs` epochs are done (continuing from `self.epoch`/`self.iter` after a resume)."
@@ -197,23 +214,24 @@ def fit(self: Learner, n_epochs: int, cbs=()):
     self.n_epochs = n_epochs
     try:
         self.callback("before_fit")
-        bar = master_bar(range(self.epoch, n_epochs))
         columns = ["train_loss", "valid_loss", *[m.__name__ for m in self.metrics],
                    *(["perplexity"] if self.reports_perplexity else [])]
-        if self.progress: bar.write(["epoch", *columns, "time"], table=True)
-        for epoch in bar:
+        live = self.progress and live_bars()   # bars only where they redraw in place; plain text elsewhere
+        epochs = master_bar(range(self.epoch, n_epochs)) if live else range(self.epoch, n_epochs)
+        table = EpochTable(["epoch", *columns, "time"], epochs if live else None) if self.progress else None
+        for epoch in epochs:
             self.epoch, start, losses = epoch, time.time(), []
             if hasattr(self.train_dl, "set_epoch"): self.train_dl.set_epoch(epoch)
+            self.n_iter = len(self.train_dl)   # this epoch's batches (asked before iterating moves the loader on)
             self.model.train(); self.training = True
             if self.iter == 0: self.reset_model()
             self.callback("before_epoch")
-            live = self.progress and live_bars()   # (a child bar always draws, so only attach one when live)
-            batches = progress_bar(self.train_dl, parent=bar if live else None, display=live)
+            batches = progress_bar(self.train_dl, parent=epochs) if live else self.train_dl
             for i, (xb, yb) in enumerate(batches):
                 if i < self.iter: continue          # resuming: these batches were done before the checkpoint
                 self.one_batch(xb, yb)
                 losses.append(self.raw_loss.item())
-                if self.progress: batches.comment = f"loss {losses[-1]:.3f}"
+                if live: batches.comment = f"loss {losses[-1]:.3f}"
             self.training = False
             row = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan")}
             if self.valid_dl is not None:
@@ -223,21 +241,14 @@ def fit(self: Learner, n_epochs: int, cbs=()):
             row["time"] = time.time() - start
             self.history.append(row)
             self.epoch, self.iter = epoch + 1, 0
-            if self.progress:
-                bar.write([str(epoch)] + [f"{row.get(k, float('nan')):.4f}" for k in columns]
-                          + [f"{row['time']:.1f}s"], table=True)
-                self.update_graph(bar)
+            if table is not None:
+                table.write([str(epoch)] + [f"{row.get(k, float('nan')):.4f}" for k in columns] + [f"{row['time']:.1f}s"])
+            if live: self.update_graph(epochs)
             self.callback("after_epoch")
         self.callback("after_fit")
     finally:
         for cb in cbs: self.remove_cb(cb)
     return self
-
-def live_bars() -> bool:
-    "Draw the per-batch bar only where it redraws in place (a notebook or a terminal), not into a log file or CI."
-    import sys
-    from fastprogress.fastprogress import IN_NOTEBOOK
-    return IN_NOTEBOOK or sys.stdout.isatty()
 
 def update_graph(self: Learner, bar):
     "The live loss graph under the progress bar (drawn in notebooks; a no-op in a terminal)."

@@ -21,9 +21,9 @@ from .core import FitlamError, atomic_path
 
 # %% auto #0
 __all__ = ['MODEL_NAMES', 'SECTIONS', 'STYLE', 'read_run', 'figure_grid', 'figure_img', 'html_table', 'model_table',
-           'stage_table', 'summary_section', 'group_names_for', 'lr_section', 'curves_section', 'confusion',
-           'plot_confusion', 'confusion_section', 'pick_examples', 'attention_section', 'render_section', 'report_html',
-           'write_report']
+           'stage_table', 'summary_section', 'group_names_for', 'lr_figure', 'lr_section', 'perplexity_before',
+           'curves_figure', 'curves_section', 'confusion', 'plot_confusion', 'confusion_figure', 'confusion_section',
+           'pick_examples', 'attention_section', 'render_section', 'report_html', 'write_report']
 
 # %% ../nbs/13_report.ipynb #3dde114f
 def read_run(run_dir) -> dict:
@@ -33,15 +33,18 @@ def read_run(run_dir) -> dict:
     if not (run_dir / "metrics.json").is_file():
         raise FitlamError(f"{run_dir} has no metrics.json, so it is not a finished fitlam run; "
                           f"finish it first (the same command with --resume)")
-    def table(name):
+    def table(name, **options):
         path = run_dir / name
-        return pd.read_csv(path, keep_default_na=False, dtype={"text": str, "label": str}) if path.is_file() else None
+        return pd.read_csv(path, **options) if path.is_file() else None
     def document(name):
         path = run_dir / name
         try: return json.loads(path.read_text()) if path.is_file() else {}
         except ValueError: raise FitlamError(f"{path} is damaged (not JSON); run the stage again with --resume") from None
+    # predictions: texts and labels exactly as written ("NA" is a word there); history and lr_history: numbers, where
+    # a blank cell (a classifier has no perplexity) is a missing value, not the text ""
     return {"dir": run_dir, "metrics": document("metrics.json"), "config": document("config.json"),
-            "history": table("history.csv"), "lrs": table("lr_history.csv"), "predictions": table("predictions.csv")}
+            "history": table("history.csv"), "lrs": table("lr_history.csv"),
+            "predictions": table("predictions.csv", keep_default_na=False, dtype={"text": str, "label": str})}
 
 # %% ../nbs/13_report.ipynb #f4efab45
 def figure_grid(width: float, height: float, ncols: int = 1, nrows: int = 1):
@@ -110,7 +113,7 @@ def summary_section(run: dict) -> str:
              + "</dl>", "<h3>Test set</h3>",
              html_table(model_table(m), {"test accuracy": "{:.4f}", "macro-F1": "{:.4f}", "test documents": "{:,}",
                                          "vs baseline": "{:+.4f}"})]
-    lms = [{"direction": tag, "before fine-tuning": m[tag]["finetune_lm"]["valid_perplexity_before"],
+    lms = [{"direction": tag, "before fine-tuning": m[tag]["finetune_lm"].get("valid_perplexity_before"),
             "after fine-tuning": m[tag]["finetune_lm"]["valid_perplexity"],
             "started from": m[tag].get("pretrained", "")} for tag in ("fwd", "bwd") if tag in m]
     if lms:
@@ -130,10 +133,11 @@ def group_names_for(stage: str, n_groups: int) -> list[str]:
     from fitlam.schedules import group_names
     return lm_group_names(n_groups) if stage.startswith("finetune_lm") else group_names(n_groups)
 
-def lr_section(run: dict) -> str:
+def lr_figure(run: dict):
+    "One panel per stage of lr_history.csv: every layer group's learning rate at every optimiser step (None: no record)."
     from fitlam.schedules import plot_lrs
     lrs = run["lrs"]
-    if lrs is None or not len(lrs): return "<p>This run folder has no lr_history.csv.</p>"
+    if lrs is None or not len(lrs): return None
     stages = list(dict.fromkeys(lrs.stage))
     ncols = 2 if len(stages) > 1 else 1
     nrows = -(-len(stages) // ncols)
@@ -142,34 +146,46 @@ def lr_section(run: dict) -> str:
         rows = lrs[lrs.stage == stage]
         plot_lrs(rows, ax=ax, names=group_names_for(stage, int(rows.group.max()) + 1), title=stage)
     for ax in axes[len(stages):]: ax.set_visible(False)
+    return fig
+
+def lr_section(run: dict) -> str:
+    fig = lr_figure(run)
+    if fig is None: return "<p>This run folder has no lr_history.csv.</p>"
     return figure_img(fig, "learning rate per layer group and step, one panel per stage")
 
 # %% ../nbs/13_report.ipynb #754a7eb8
-def curves_section(run: dict) -> str:
+def perplexity_before(metrics: dict) -> dict[str, float]:
+    "Each fine-tuning stage's validation perplexity before fine-tuning, by stage name (those metrics.json records)."
+    before = {}
+    for tag in ("fwd", "bwd"):
+        value = metrics.get(tag, {}).get("finetune_lm", {}).get("valid_perplexity_before")
+        if value is not None: before[f"finetune_lm_{tag}"] = float(value)
+    return before
+
+def curves_figure(run: dict):
+    "Left: the language models' perplexity per epoch (and before fine-tuning); right: the classifiers' loss. None: no history."
     from fitlam.widgets import plot_loss_curves
-    history, m = run["history"], run["metrics"]
-    if history is None or not len(history): return "<p>This run folder has no history.csv.</p>"
-    lm = history[~history.stage.str.startswith("classifier")]
-    clf = history[history.stage.str.startswith("classifier")]
-    panels = [part for part in (lm, clf) if len(part)]
+    history = run["history"]
+    if history is None or not len(history): return None
+    is_classifier = history.stage.str.startswith("classifier")
+    panels = [(kind, rows) for kind, rows in (("lm", history[~is_classifier]), ("classifier", history[is_classifier]))
+              if len(rows)]
     fig, axes = figure_grid(6.2 * len(panels), 3.6, len(panels))
-    ax = axes[0]
-    if len(lm):
-        plot_loss_curves({stage: rows for stage, rows in lm.groupby("stage", sort=False)}, ax=ax, metric="perplexity")
-        for i, tag in enumerate(t for t in ("fwd", "bwd") if t in m):
-            before = m[tag]["finetune_lm"]["valid_perplexity_before"]
-            tuned = lm[lm.stage == f"finetune_lm_{tag}"]
-            ax.scatter([0], [before], marker="*", s=90, color=f"C{i + 4}", zorder=3,
-                       label=f"finetune_lm_{tag}: before fine-tuning")
-            if len(tuned):   # from the pretrained LM's perplexity on the task's text to the first fine-tuned epoch
-                ax.plot([0, 1], [before, tuned.perplexity.iloc[0]], ls=":", color=f"C{i + 4}")
+    for ax, (kind, rows) in zip(axes, panels):
+        stages = {stage: part for stage, part in rows.groupby("stage", sort=False)}
+        if kind == "lm":
+            plot_loss_curves(stages, ax=ax, metric="perplexity", start=perplexity_before(run["metrics"]),
+                             start_label="before fine-tuning")
+            ax.set(ylabel="perplexity (log scale; lower is better)", title="language models: perplexity")
+        else:
+            plot_loss_curves(stages, ax=ax, metric="loss")
+            ax.set_title("classifiers: cross-entropy loss")
         ax.legend(fontsize=7, loc="best")
-        ax.set_ylabel("perplexity (log scale; lower is better)")
-        ax.set_title("language models: perplexity")
-        ax = axes[1] if len(panels) > 1 else None
-    if len(clf) and ax is not None:
-        plot_loss_curves({stage: rows for stage, rows in clf.groupby("stage", sort=False)}, ax=ax, metric="loss")
-        ax.set_title("classifiers: cross-entropy loss")
+    return fig
+
+def curves_section(run: dict) -> str:
+    fig = curves_figure(run)
+    if fig is None: return "<p>This run folder has no history.csv.</p>"
     return figure_img(fig, "perplexity and loss per epoch")
 
 # %% ../nbs/13_report.ipynb #d6194fbf
@@ -194,9 +210,10 @@ def plot_confusion(counts: np.ndarray, classes, ax, title: str):
             ax.text(j, i, f"{counts[i, j]:,}", ha="center", va="center", fontsize=9,
                     color="white" if counts[i, j] > top / 2 else "black")
 
-def confusion_section(run: dict) -> str:
+def confusion_figure(run: dict):
+    "The test set's confusion matrix of the best FitLaM model (the ensemble, if any) beside the baseline's (None: no predictions)."
     table, classes = run["predictions"], run["metrics"].get("classes", [])
-    if table is None: return "<p>This run folder has no predictions.csv.</p>"
+    if table is None: return None
     models = [(tag, MODEL_NAMES[tag]) for tag in ("ensemble", "fwd", "bwd") if f"pred_{tag}" in table][:1]
     if "pred_baseline" in table: models.append(("baseline", MODEL_NAMES["baseline"]))
     size = 2.2 + 0.45 * len(classes)
@@ -205,6 +222,11 @@ def confusion_section(run: dict) -> str:
         counts = confusion(table.label.astype(str), table[f"pred_{tag}"].astype(str), classes)
         short = "TF-IDF baseline" if tag == "baseline" else name
         plot_confusion(counts, classes, ax, f"{short}\naccuracy {np.trace(counts) / max(1, counts.sum()):.3f}")
+    return fig
+
+def confusion_section(run: dict) -> str:
+    fig = confusion_figure(run)
+    if fig is None: return "<p>This run folder has no predictions.csv.</p>"
     return figure_img(fig, "confusion matrices on the test set")
 
 # %% ../nbs/13_report.ipynb #5fb0c342

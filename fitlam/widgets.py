@@ -23,8 +23,8 @@ from .schedules import LRRecord, design_lr_table, discriminative_lrs, group_name
 from .tokenize import tokenize
 
 # %% auto #0
-__all__ = ['SCHEDULE_CHOICES', 'EXPLORER_DEFAULTS', 'LOSS_METRICS', 'new_figure', 'figure_png', 'explorer_table', 'lr_summary',
-           'plot_lr_design', 'lr_explorer', 'design_for_record', 'plot_run_vs_design', 'run_lr_settings',
+__all__ = ['SCHEDULE_CHOICES', 'EXPLORER_DEFAULTS', 'LOSS_METRICS', 'VALUE_FORMATS', 'new_figure', 'figure_png', 'explorer_table',
+           'lr_summary', 'plot_lr_design', 'lr_explorer', 'design_for_record', 'plot_run_vs_design', 'run_lr_settings',
            'load_run_lrs', 'plot_loss_curves', 'PerplexityDashboard', 'DashboardCallback', 'next_token_probs',
            'plot_next_token_probs', 'sample_continuations', 'next_word_explorer']
 
@@ -210,23 +210,29 @@ LOSS_METRICS = {"perplexity": "perplexity = exp(cross-entropy), words (lower is 
                 "loss": "cross-entropy loss (nats per token)"}
 
 def _history_curves(frame: pd.DataFrame, metric: str) -> tuple[pd.Series, pd.Series | None, pd.Series | None]:
-    "x (epochs completed), train and valid values of `metric` for one history."
-    x = frame.epoch + 1 if "epoch" in frame else pd.Series(range(1, len(frame) + 1), index=frame.index)
-    train = frame.get("train_loss")
-    valid = frame.get("valid_loss")
+    "x (epochs completed), train and valid values of `metric` for one history, as numbers (a blank cell is NaN)."
+    def numbers(column):   # text such as "88.1" (a CSV read without NaN handling) becomes 88.1, never a category
+        return None if column not in frame else pd.to_numeric(frame[column].where(frame[column].ne("")))
+    x = numbers("epoch") + 1 if "epoch" in frame else pd.Series(range(1, len(frame) + 1), index=frame.index)
+    train, valid, ppl = numbers("train_loss"), numbers("valid_loss"), numbers("perplexity")
     if metric == "perplexity":
         train = None if train is None else np.exp(train.clip(upper=700))
-        if "perplexity" in frame: valid = frame.perplexity
+        if ppl is not None and ppl.notna().all(): valid = ppl
         elif valid is not None: valid = np.exp(valid.clip(upper=700))
     return x, train, valid
 
-def plot_loss_curves(histories: Mapping[str, pd.DataFrame], ax=None, metric: str = "perplexity"):
+# %% ../nbs/12_widgets.ipynb #b93a2bc6
+VALUE_FORMATS = {"perplexity": "{:.1f}", "loss": "{:.4f}"}   # as the run report's tables print them
+
+def plot_loss_curves(histories: Mapping[str, pd.DataFrame], ax=None, metric: str = "perplexity",
+                     start: Mapping[str, float] | None = None, start_label: str = "before training"):
     "One colour per run (per stage, if a history has a `stage` column): train dashed, valid solid, against epochs."
     import matplotlib.pyplot as plt
     if metric not in LOSS_METRICS: raise FitlamError(f"unknown metric '{metric}'; use one of: {', '.join(LOSS_METRICS)}")
     if not histories: raise FitlamError("no histories to plot; pass {'run name': learner.history_frame()}")
     if ax is None: _, ax = plt.subplots(figsize=(7, 3.5))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    start = start or {}
     curves = []
     for name, history in histories.items():
         frame = pd.DataFrame(history)
@@ -238,7 +244,22 @@ def plot_loss_curves(histories: Mapping[str, pd.DataFrame], ax=None, metric: str
         color = colors[i % len(colors)]
         if train is not None: ax.plot(x, train, ls="--", marker="o", ms=4, color=color, label=f"{label}: train")
         if valid is not None: ax.plot(x, valid, ls="-", marker="s", ms=4, color=color, label=f"{label}: valid")
-    if metric == "perplexity": ax.set_yscale("log")
+        points = [] if valid is None or valid.isna().all() else [(x[valid.last_valid_index()], valid.dropna().iloc[-1])]
+        if start.get(label) is not None and np.isfinite(start[label]):   # the value before the first epoch, at 0
+            ax.plot([0], [start[label]], ls="none", marker="*", ms=11, color=color, label=f"{label}: {start_label}")
+            if valid is not None and valid.notna().any():
+                first = valid.first_valid_index()
+                ax.plot([0, x[first]], [start[label], valid[first]], ls=":", color=color)
+            points.append((0, start[label]))
+        for px, py in points:   # the numbers to read off: where it started, where validation ended
+            ax.annotate(VALUE_FORMATS[metric].format(py), (px, py), xytext=(5, 3), textcoords="offset points",
+                        fontsize=7, color=color)
+    if metric == "perplexity":
+        from matplotlib.ticker import LogFormatter
+        ax.set_yscale("log")   # ticks as plain numbers (90, 100, 200), not 9×10¹
+        ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+        ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
+    ax.margins(x=0.1)   # room for the value labels at both ends
     ax.set_xlabel("epochs completed")
     ax.set_ylabel(LOSS_METRICS[metric])
     ax.xaxis.get_major_locator().set_params(integer=True)
@@ -311,7 +332,7 @@ class DashboardCallback(Callback):
         self.dashboard.show()
 
     def after_batch(self, learn):
-        fraction = learn.iter / max(len(learn.train_dl), 1)
+        fraction = learn.iter / max(learn.n_iter, 1)   # batches done / batches in this epoch
         self.dashboard.batches[self.name].append((learn.epoch + fraction, learn.raw_loss.item()))
         if learn.iter % self.dashboard.every == 0: self.dashboard.show()
 

@@ -129,6 +129,14 @@ def test_download_verifies_and_renames(server, tmp_path):
     assert len(server.requests) == n
 
 
+def test_download_progress_into_a_log_is_one_plain_line(server, tmp_path, capsys):
+    "Outside a terminal or notebook (here stdout is a buffer, as in `... > log`) no bar is drawn: one line of text."
+    archive, sha = fixture_archive(server)
+    data.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, progress=True)
+    out = capsys.readouterr().out
+    assert out == f"downloading {server.url}/fixture.tgz ({archive.stat().st_size:,} bytes)\n"
+
+
 def test_download_without_sha_checks_completeness(server, tmp_path):
     archive, _ = fixture_archive(server)
     dest = data.download(f"{server.url}/fixture.tgz", "f.tgz", folder=tmp_path / "dl", progress=False)

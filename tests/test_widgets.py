@@ -1,6 +1,8 @@
 """fitlam.widgets without a browser: moving a control changes the plotted data as the formula says, a real record
 lines up with its design, loss curves carry units and legends, the live dashboard records every batch and epoch,
-and the next-word functions give probabilities."""
+and the next-word functions give probabilities. Every chart is checked on what it draws: the values read back from
+its matplotlib artists are the numbers of the table, history or record it shows."""
+import io
 import math
 
 import numpy as np
@@ -75,6 +77,30 @@ def test_lr_explorer_widget_redraws_on_every_control():
         W.lr_explorer(momentum=0.9)
 
 
+def drawn_lrs(ax, n_groups: int) -> dict:
+    "Per layer group: (steps, lr of the trained steps, lr of the frozen steps) as drawn by plot_lrs."
+    out = {}
+    for group in range(n_groups):
+        solid = next(line for line in ax.lines if line.get_label().startswith(f"group {group} "))
+        dashed = next(line for line in ax.lines if line.get_linestyle() == "--" and line.get_color() == solid.get_color()
+                      and len(line.get_xdata()) == len(solid.get_xdata()))
+        out[group] = (np.asarray(solid.get_xdata()), np.asarray(solid.get_ydata(), float),
+                      np.asarray(dashed.get_ydata(), float))
+    return out
+
+
+def test_the_explorer_plot_draws_its_table():
+    table = W.explorer_table(n_groups=4, epochs=3, iters_per_epoch=20, gradual_unfreezing=True)
+    fig, ax = W.new_figure()
+    W.plot_lr_design(table, ax)
+    for group, (steps, trained, frozen) in drawn_lrs(ax, 4).items():
+        rows = table[table.group == group].sort_values("step")
+        assert steps.tolist() == rows.step.tolist()
+        np.testing.assert_array_equal(trained, rows.lr.where(~rows.frozen))   # NaN where frozen: a gap in the line
+        np.testing.assert_array_equal(frozen, rows.lr.where(rows.frozen))
+    assert ax.get_yscale() == "log" and ax.get_ylim()[0] <= table.lr.min() and table.lr.max() <= ax.get_ylim()[1]
+
+
 def test_explorers_fall_back_to_a_static_plot(monkeypatch, capsys):
     shown = []
     monkeypatch.setattr(W, "_widgets", lambda: None)
@@ -94,9 +120,19 @@ def test_design_for_record_reproduces_the_design():
     with pytest.raises(FitlamError, match="give base_lr="):
         W.design_for_record(table)
     fig, ax = W.new_figure()
-    W.plot_run_vs_design(table, design, ax)
+    record = table.assign(lr=table.lr * np.where(table.step % 2, 0.9, 1.1))   # a record that strays from the design
+    W.plot_run_vs_design(record, design, ax)
     assert "designed" in [t.get_text() for t in ax.get_legend().get_texts()]
     assert ax.get_xlabel() == "optimiser step (one batch each)"
+    thick = [line for line in ax.lines if line.get_linewidth() == 6 and len(line.get_xdata())]
+    for group, rows in design.groupby("group"):   # thick, faint: the design; thin: what the record holds
+        assert thick[group].get_xdata().tolist() == rows.step.tolist()
+        np.testing.assert_array_equal(thick[group].get_ydata(), rows.lr)
+    for group, (steps, trained, frozen) in drawn_lrs(ax, 4).items():
+        rows = record[record.group == group].sort_values("step")
+        assert steps.tolist() == rows.step.tolist()
+        np.testing.assert_array_equal(trained, rows.lr.where(~rows.frozen))
+        np.testing.assert_array_equal(frozen, rows.lr.where(rows.frozen))
 
 
 def test_run_lr_settings_and_loading_a_shipped_record(root):
@@ -127,6 +163,30 @@ def test_plot_loss_curves_lines_labels_units():
         W.plot_loss_curves({})
 
 
+def test_loss_curves_of_a_history_csv_with_blank_cells():
+    "history.csv as a run writes it (classifier rows have no perplexity), read back as text: numbers are drawn."
+    frame = pd.DataFrame({"stage": ["finetune_lm_fwd"] * 3 + ["classifier_fwd"] * 2, "epoch": [0, 1, 2, 0, 1],
+                          "train_loss": [5.0, 4.6, 4.4, 0.7, 0.6], "valid_loss": np.log([95.0, 90.0, 88.1, 2.0, 1.8]),
+                          "perplexity": [95.0, 90.0, 88.1, None, None]})
+    text = pd.read_csv(io.StringIO(frame.to_csv(index=False)), keep_default_na=False)
+    lm = {"finetune_lm_fwd": text[text.stage == "finetune_lm_fwd"]}
+    fig, ax = W.new_figure()
+    W.plot_loss_curves(lm, ax, start={"finetune_lm_fwd": 167.8})
+    drawn = {line.get_label(): line.get_xydata().tolist() for line in ax.lines}
+    assert drawn["finetune_lm_fwd: valid"] == [[1, 95.0], [2, 90.0], [3, 88.1]]
+    np.testing.assert_allclose(drawn["finetune_lm_fwd: train"], np.c_[[1, 2, 3], np.exp([5.0, 4.6, 4.4])])
+    assert drawn["finetune_lm_fwd: before training"] == [[0, 167.8]]
+    dotted = [line for line in ax.lines if line.get_linestyle() == ":"]
+    assert len(dotted) == 1 and dotted[0].get_xydata().tolist() == [[0, 167.8], [1, 95.0]]
+    lo, hi = ax.get_ylim()
+    assert lo <= 88.1 and 167.8 <= hi
+    fig, ax = W.new_figure()
+    W.plot_loss_curves({"classifier_fwd": text[text.stage == "classifier_fwd"]}, ax, metric="loss")
+    drawn = {line.get_label(): line.get_xydata().tolist() for line in ax.lines}
+    np.testing.assert_allclose(drawn["classifier_fwd: valid"], np.c_[[1, 2], np.log([2.0, 1.8])])
+    assert drawn["classifier_fwd: train"] == [[1, 0.7], [2, 0.6]]
+
+
 @pytest.fixture
 def tiny_lm():
     seed_everything(0)
@@ -152,6 +212,17 @@ def test_dashboard_records_batches_and_epochs(tiny_lm, capsys):
     assert ppl_ax.get_yscale() == "log" and "nats per token" in loss_ax.get_ylabel()
     assert [t.get_text() for t in ppl_ax.get_legend().get_texts()] == ["tiny: train", "tiny: valid"]
     np.testing.assert_allclose(ppl_ax.lines[1].get_ydata(), np.exp([y for _, y in dashboard.epochs["tiny"]]))
+    # what is drawn: the batches' moving average (train) and the validation losses (valid), against epochs
+    x, y = np.array(dashboard.batches["tiny"]).T
+    smooth = pd.Series(y).rolling(3, min_periods=1).mean().to_numpy()
+    assert [line.get_label() for line in loss_ax.lines] == ["tiny: train", "tiny: valid"]
+    np.testing.assert_array_equal(loss_ax.lines[0].get_xdata(), x)
+    np.testing.assert_allclose(loss_ax.lines[0].get_ydata(), smooth, rtol=1e-12)
+    np.testing.assert_allclose(ppl_ax.lines[0].get_ydata(), np.exp(smooth), rtol=1e-12)
+    assert 0 < x[0] < 1 and (np.diff(x) > 0).all()                     # batches at fractional epochs ...
+    assert x[np.isclose(x, np.round(x))].tolist() == [1.0, 2.0]       # ... each epoch's last batch at its end
+    np.testing.assert_allclose(loss_ax.lines[1].get_xydata(), [[0.0, dashboard.epochs["tiny"][0][1]]]
+                               + [[e + 1, r["valid_loss"]] for e, r in enumerate(learn.history)], rtol=1e-12)
 
 
 def test_dashboard_updates_one_output_in_place(monkeypatch):
@@ -186,6 +257,11 @@ def test_next_token_probs(tiny_lm):
     W.plot_next_token_probs(top, ax, "w1 w2")
     assert [t.get_text() for t in ax.get_yticklabels()] == top.token[::-1].tolist()
     assert "probability" in ax.get_xlabel()
+    bars = ax.patches   # the likeliest token on top: bar i (from the bottom) is row k-1-i of the table
+    np.testing.assert_allclose([bar.get_width() for bar in bars], top.prob[::-1], rtol=1e-7)
+    assert [bar.get_y() + bar.get_height() / 2 for bar in bars] == pytest.approx(list(range(len(top))))
+    assert [t.get_text() for t in ax.texts] == [f"{p:.3f}" for p in top.prob[::-1]]
+    assert ax.get_xlim()[1] >= top.prob.max()
 
 
 def test_next_word_explorer_controls(tiny_lm):
