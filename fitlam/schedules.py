@@ -314,7 +314,7 @@ class LRRecord:
         if not Path(path).is_file(): raise FitlamError(f"learning-rate record not found: {path}; check the run folder")
         frame = pd.read_csv(path, dtype={"stage": str, "phase": str, "lr": str, "weight_decay": str}, keep_default_na=False)
         for column in ("lr", "weight_decay"):  # Python's float() reads back exactly what to_csv wrote, in any pandas
-            if column in frame: frame[column] = frame[column].map(float)
+            if column in frame: frame[column] = frame[column].map(lambda v: float(v) if v != "" else math.nan)
         return cls.from_frame(frame)
 
 # %% ../nbs/06_schedules.ipynb #373cb906

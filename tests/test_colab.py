@@ -18,8 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "nbs").glob("*.ipynb"))
 # nbs/06–10 were outside the change that introduced FITLAM_REPO: their set-up cell is still the old one (a hard-coded
 # `git clone`). `make colab` (point_kit_at) rewrites them; then this list must be emptied (strict xfail says so).
-OLD_SET_UP_CELL = {"06_schedules.ipynb", "07_pretrain.ipynb", "08_finetune_lm.ipynb", "09_classifier.ipynb",
-                   "10_pipeline.ipynb"}
+OLD_SET_UP_CELL: set[str] = set()
 
 
 def set_up_cell(path: Path) -> str:
