@@ -42,6 +42,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from fitlam.classifier import Classifier, load_encoder_from_lm, masked_concat_pool, text_classifier, train_classifier
+from fitlam.cli import parse_sets
 from fitlam.core import cache_dir, load_preset, seed_everything
 from fitlam.data import load_dataset, sha256_file
 from fitlam.finetune_lm import finetune_lm, starting_lm
@@ -131,12 +132,7 @@ def main(argv=None):
                         help="only fine-tune this direction's LM into --work and stop (run fwd and bwd side by side)")
     args = parser.parse_args(argv)
     counts = sorted(int(n) for n in args.labels.split(","))
-    defaults = load_preset(args.preset)
-    overrides = {}
-    for pair in args.set:
-        key, value = pair.split("=", 1)
-        kind = type(defaults[key])
-        overrides[key] = (value.lower() in ("1", "true", "yes")) if kind is bool else kind(value)
+    overrides = parse_sets(args.set)   # the same --set KEY=VALUE as the fitlam command; the preset checks them
     p = load_preset(args.preset, **overrides)
     data = load_dataset(p.dataset)
     pool, valid, test = data["train"].iloc[:args.pool or None], data["valid"].iloc[:p.n_valid or None], data["test"]
@@ -232,7 +228,8 @@ def plot(summary: dict, path: Path):
                     label=name, linestyle="--" if name in ("probe_fwd", "glove_mean") else "-")
     ax.set_xscale("log"); ax.set_xticks(summary["labels"]); ax.set_xticklabels(summary["labels"])
     ax.set_xlabel("labelled reviews"); ax.set_ylabel("test accuracy (2,500 reviews)")
-    ax.set_title(f"IMDb sample: transfer vs. starting from nothing ({summary['seeds']} draws, ± std)")
+    draws = "/".join(str(d) for d in summary["draws_per_label_count"])
+    ax.set_title(f"IMDb sample: transfer vs. starting from nothing (draws {draws}, ± std)", fontsize=10)
     ax.legend(fontsize=8); ax.grid(alpha=0.3)
     fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
 

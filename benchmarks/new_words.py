@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from fitlam.cli import parse_sets
 from fitlam.core import evaluating, load_preset
 from fitlam.data import load_task_data
 from fitlam.finetune_lm import finetune_lm, starting_lm, target_corpus
@@ -62,12 +63,7 @@ def main(argv=None):
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="preset overrides")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "new_words.json"))
     args = parser.parse_args(argv)
-    defaults = load_preset(args.preset)
-    overrides = {}
-    for pair in args.set:
-        key, value = pair.split("=", 1)
-        kind = type(defaults[key])
-        overrides[key] = (value.lower() in ("1", "true", "yes")) if kind is bool else kind(value)
+    overrides = parse_sets(args.set)   # the same --set KEY=VALUE as the fitlam command; the preset checks them
     rows, start = {}, time.time()
     for rule, vectors in (("mean", "none"), ("glove", "glove_100d")):
         p = load_preset(args.preset, **{**overrides, "word_vectors": vectors})

@@ -265,7 +265,8 @@ _LR_DTYPES = {"stage": str, "phase": str, "step": "int64", "group": "int64", "lr
 class LRRecord:
     "Every optimiser step's lr and weight decay for every layer group: rows of (stage, phase, step, group, lr, frozen, weight_decay)."
     def __init__(self, rows: Iterable[tuple] = ()):
-        self.rows = [tuple(row) for row in rows]
+        # a row without its weight decay (written before the record kept it) gets NaN: unknown
+        self.rows = [tuple(row) + (math.nan,) * (len(LR_COLUMNS) - len(row)) for row in rows]
 
     def __len__(self): return len(self.rows)
     def __repr__(self): return f"LRRecord({len(self.rows)} rows)"

@@ -5,6 +5,8 @@ import re
 import tomllib
 from pathlib import Path
 
+from fitlam.core import colab_setup_source
+
 ROOT = Path(__file__).resolve().parent.parent
 CONDA_TO_PYPI = {"pytorch": "torch"}  # conda-forge names that differ from PyPI's
 
@@ -52,7 +54,7 @@ def test_every_notebook_starts_with_the_colab_cell():
         code = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
         first_real = next(c for c in code if "default_exp" not in "".join(c["source"]))
         src = "".join(first_real["source"])
-        assert "COLAB_RELEASE_TAG" in src and "pip install" in src, f"{path.name}: first code cell is not the Colab setup"
+        assert src == colab_setup_source(), f"{path.name}: first code cell is not the Colab set-up (run `make colab`)"
 
 
 def test_readme_starts_with_the_two_commands():
