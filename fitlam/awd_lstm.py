@@ -304,8 +304,7 @@ def read_state_dict(source) -> dict[str, torch.Tensor]:
         except Exception as e:
             reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
             raise FitlamError(f"could not read the checkpoint {path} ({reason}); the file is truncated, corrupt or "
-                              "not a PyTorch state dict — download it again (if you trust it, load it yourself with "
-                              "torch.load(path, weights_only=False) and pass the state dict)") from None
+                              "not a plain PyTorch state dict (tensors only: the kit never unpickles code) — download it again") from None
     if isinstance(source, Mapping) and isinstance(source.get("model"), Mapping): source = source["model"]
     if not isinstance(source, Mapping) or not all(isinstance(v, torch.Tensor) for v in source.values()):
         raise FitlamError("a checkpoint must be a state dict (a dict of tensors), or a dict holding one under 'model'")
