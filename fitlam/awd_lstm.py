@@ -6,6 +6,8 @@ held together by five kinds of dropout. Plus loading fastai's WikiText-103 weigh
 # %% ../nbs/04_awd_lstm.ipynb #56d163ec
 from __future__ import annotations
 
+import math
+import numbers
 import pickle
 import re
 import warnings
@@ -19,17 +21,18 @@ from torch import nn
 from .core import FitlamError, evaluating, load_preset
 
 # %% auto #0
-__all__ = ['PAD_IDX', 'LockedDropout', 'MODEL_KEYS', 'DROPOUT_KEYS', 'check_p', 'RNNDropout', 'EmbeddingDropout', 'fused_lstm',
-           'cuda_lstm', 'WeightDropout', 'AWDLSTM', 'LinearDecoder', 'LanguageModel', 'awd_lstm_config',
-           'awd_lstm_encoder', 'awd_lstm_lm', 'count_parameters', 'layer_groups', 'remap_rows', 'read_itos',
-           'read_state_dict', 'fastai_key_map', 'fastai_sizes', 'load_fastai_weights', 'sample_next_ids']
+__all__ = ['PAD_IDX', 'LockedDropout', 'MODEL_KEYS', 'DROPOUT_KEYS', 'MAX_SIZES', 'check_p', 'RNNDropout', 'EmbeddingDropout',
+           'fused_lstm', 'cuda_lstm', 'WeightDropout', 'AWDLSTM', 'LinearDecoder', 'LanguageModel', 'whole_number',
+           'check_number', 'awd_lstm_config', 'awd_lstm_encoder', 'awd_lstm_lm', 'count_parameters', 'layer_groups',
+           'remap_rows', 'read_itos', 'read_state_dict', 'fastai_key_map', 'fastai_sizes', 'load_fastai_weights',
+           'sample_next_ids']
 
 # %% ../nbs/04_awd_lstm.ipynb #b261f5fd
 PAD_IDX = 1  # 'xxpad' in fastai's special-token order: xxunk, xxpad, xxbos, ...
 
 def check_p(p: float, name: str = "dropout") -> float:
     "A dropout probability must be in [0, 1): at 1 everything is dropped and the rescaling divides by zero."
-    if not 0 <= p < 1:
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
         raise FitlamError(f"{name} probability must be in [0, 1), got {p}; lower it (or the preset's drop_mult)")
     return float(p)
 
@@ -215,6 +218,22 @@ class LanguageModel(nn.Module):
 # %% ../nbs/04_awd_lstm.ipynb #384308f1
 MODEL_KEYS = ("emb_sz", "n_hid", "n_layers", "output_p", "hidden_p", "input_p", "embed_p", "weight_p", "drop_mult")
 DROPOUT_KEYS = ("output_p", "hidden_p", "input_p", "embed_p", "weight_p")
+# Far beyond any AWD-LSTM (the paper's is 400/1150/3): a saved config asking for more is damaged or hostile, and
+# building it would exhaust the memory before any check of the weights could run.
+MAX_SIZES = {"emb_sz": 16384, "n_hid": 16384, "n_layers": 16, "vocab_size": 2_000_000}
+
+def whole_number(value, name: str, low: int, high: int) -> int:
+    "`value` if it is an int from `low` to `high`, else a FitlamError naming the setting (configs can come from files)."
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+        raise FitlamError(f"model setting {name}={value!r} must be a whole number from {low:,} to {high:,}")
+    return int(value)
+
+def check_number(value, name: str) -> float:
+    "`value` as a float if it is a finite real number, else a FitlamError naming the setting."
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise FitlamError(f"model setting {name}={value!r} must be a finite number")
+    return float(value)
+
 
 def awd_lstm_config(preset: Mapping | None = None, **overrides) -> dict:
     "Model sizes and dropouts from `preset` (default: `load_preset()`) and `overrides`, dropouts times `drop_mult`."
@@ -224,8 +243,9 @@ def awd_lstm_config(preset: Mapping | None = None, **overrides) -> dict:
     values = {**{k: preset[k] for k in MODEL_KEYS if k in preset}, **overrides}
     missing = [k for k in MODEL_KEYS if k not in values]
     if missing: raise FitlamError(f"the preset lacks model setting(s) {missing}; pass a fitlam Preset or add them")
-    config = {k: int(values[k]) for k in ("emb_sz", "n_hid", "n_layers")}
-    for k in DROPOUT_KEYS: config[k] = check_p(values[k] * values["drop_mult"], f"{k} x drop_mult")
+    config = {k: whole_number(values[k], k, 1, MAX_SIZES[k]) for k in ("emb_sz", "n_hid", "n_layers")}
+    drop_mult = check_number(values["drop_mult"], "drop_mult")
+    for k in DROPOUT_KEYS: config[k] = check_p(check_number(values[k], k) * drop_mult, f"{k} x drop_mult")
     return config
 
 def awd_lstm_encoder(vocab_size: int, preset: Mapping | None = None, pad_idx: int | None = PAD_IDX,

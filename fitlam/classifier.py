@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import __version__
-from .awd_lstm import PAD_IDX, AWDLSTM, LanguageModel, awd_lstm_config, check_p, layer_groups, read_state_dict
+from .awd_lstm import (DROPOUT_KEYS, MAX_SIZES, PAD_IDX, AWDLSTM, LanguageModel, awd_lstm_config, check_number, check_p,
+                              layer_groups, read_state_dict, whole_number)
 from .core import FitlamError, atomic_path, evaluating, get_device, load_preset
 from .learner import ActivationRegularization, Learner, accuracy, cross_entropy_flat
 from .loaders import Labels, as_token_arrays, pad_left, sorted_batches
@@ -32,8 +33,8 @@ from .tokenize import Vocab, tokenize_texts
 # %% auto #0
 __all__ = ['CONFIG_KEYS', 'MANIFEST_NAME', 'CLASSIFIER_FORMAT', 'bpt3c_layout', 'bpt3c_chunks', 'BPT3CEncoder',
            'masked_concat_pool', 'SafeBatchNorm1d', 'ConcatPoolingHead', 'TextClassifier', 'classifier_config',
-           'build_classifier', 'text_classifier', 'load_encoder_from_lm', 'classifier_plan', 'train_classifier',
-           'predict_ids', 'Classifier', 'save_classifier', 'load_classifier']
+           'check_classifier_config', 'build_classifier', 'text_classifier', 'load_encoder_from_lm', 'classifier_plan',
+           'train_classifier', 'predict_ids', 'Classifier', 'save_classifier', 'load_classifier']
 
 # %% ../nbs/09_classifier.ipynb #5edfd753
 def bpt3c_layout(ids: torch.Tensor, max_len: int | None, pad_idx: int = PAD_IDX):
@@ -167,10 +168,24 @@ def classifier_config(vocab_size: int, n_classes: int, preset: Mapping | None = 
                 clf_hidden=int(preset["clf_hidden"]), bptt=int(preset["bptt"]), max_len=int(preset["max_len"]),
                 pad_idx=pad_idx, backwards=bool(backwards))
 
+def check_classifier_config(config: Mapping) -> None:
+    "A FitlamError naming the setting if a (possibly loaded-from-file) classifier config has a wrong type or size."
+    awd_lstm_config({**{k: config[k] for k in ("emb_sz", "n_hid", "n_layers", *DROPOUT_KEYS) if k != "output_p"},
+                     "output_p": 0.0, "drop_mult": 1.0})   # sizes and dropouts, checked as for a language model
+    vocab_size = whole_number(config["vocab_size"], "vocab_size", 1, MAX_SIZES["vocab_size"])
+    whole_number(config["pad_idx"], "pad_idx", 0, vocab_size - 1)
+    for key, high in (("n_classes", 1_000_000), ("clf_hidden", 65_536), ("bptt", 1_000_000)):
+        whole_number(config[key], key, 2 if key == "n_classes" else 1, high)
+    if config["max_len"] is not None: whole_number(config["max_len"], "max_len", 1, 10**9)
+    ps = config["head_ps"]
+    if not isinstance(ps, (list, tuple)) or len(ps) != 2: raise FitlamError(f"model setting head_ps={ps!r} must be two dropouts")
+    for p in ps: check_p(check_number(p, "head_ps"), "head_ps")
+
 def build_classifier(config: Mapping) -> TextClassifier:
     "A fresh `TextClassifier` (random weights) as described by `config` (see `classifier_config`)."
     missing = [k for k in CONFIG_KEYS if k not in config]
     if missing: raise FitlamError(f"the classifier config lacks {missing}; make it with classifier_config()")
+    check_classifier_config(config)
     encoder = AWDLSTM(config["vocab_size"], config["emb_sz"], config["n_hid"], config["n_layers"],
                       pad_idx=config["pad_idx"], hidden_p=config["hidden_p"], input_p=config["input_p"],
                       embed_p=config["embed_p"], weight_p=config["weight_p"])
@@ -359,7 +374,11 @@ def load_classifier(cls, folder: str | Path, device="cpu") -> Classifier:
         if _sha256(path) != entry.get("sha256"):
             raise FitlamError(f"{path} is damaged or was changed since it was saved (checksum differs); save again")
     model = build_classifier(manifest["config"])
-    try: model.load_state_dict(torch.load(paths["weights"], map_location="cpu", weights_only=True))
+    try: state = torch.load(paths["weights"], map_location="cpu", weights_only=True)
+    except Exception as e:   # not a torch file, truncated, or holding objects other than tensors
+        raise FitlamError(f"{paths['weights']} is not a readable weights file ({type(e).__name__}); "
+                          "save the classifier again") from None
+    try: model.load_state_dict(state)
     except Exception as e:
         raise FitlamError(f"the weights in {paths['weights']} don't fit the saved config "
                           f"({(str(e).strip().splitlines() or [type(e).__name__])[0][:150]}); save the classifier again") from None

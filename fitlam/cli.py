@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from .core import FitlamError, atomic_path, env_report, get_device, load_preset, preset_table
+from .core import FitlamError, atomic_path, env_report, get_device, load_preset, preset_table, read_json_object
 
 # %% auto #0
 __all__ = ['EXAMPLES', 'ALL_EXAMPLES', 'summary_lines', 'build_report', 'report_after_run', 'run_pipeline', 'train_command',
-           'run_task_info', 'read_for_prediction', 'write_table', 'predict_command', 'check_prediction_out',
-           'replaced_bytes', 'check_out_dir', 'pretrain_command', 'finetune_command', 'Parser', 'add_command',
-           'add_run_options', 'add_resume_options', 'build_parser', 'parse_sets', 'dispatch', 'one_line',
+           'run_task_info', 'read_for_prediction', 'write_table', 'predict_command', 'parquet_engine',
+           'check_prediction_out', 'replaced_bytes', 'check_out_dir', 'pretrain_command', 'finetune_command', 'Parser',
+           'add_command', 'add_run_options', 'add_resume_options', 'build_parser', 'parse_sets', 'dispatch', 'one_line',
            'default_preset', 'main']
 
 # %% ../nbs/14_cli.ipynb #f3c48c3d
@@ -33,7 +33,8 @@ def summary_lines(metrics: dict) -> list[str]:
                       ("baseline", "TF-IDF + logistic regression")):
         if tag in metrics:
             t = metrics[tag]["test"]
-            lines.append(f"  {name:<30} accuracy {t['accuracy']:.4f}   macro-F1 {t['macro_f1']:.4f}")
+            lines.append(f"  {name:<30} not available: {t['unavailable']}" if "unavailable" in t else
+                         f"  {name:<30} accuracy {t['accuracy']:.4f}   macro-F1 {t['macro_f1']:.4f}")
     for tag in ("fwd", "bwd"):
         if tag in metrics:
             lm = metrics[tag]["finetune_lm"]
@@ -89,8 +90,9 @@ def run_task_info(model_dir: Path) -> dict:
     "What the run in `model_dir` (or its parent, for a classifier folder) was trained on: text_col, label_col, ..."
     for folder in (model_dir, model_dir.parent):
         if (folder / "config.json").is_file():
-            try: return json.loads((folder / "config.json").read_text()).get("run", {}).get("task", {})
-            except ValueError: break
+            run = read_json_object(folder / "config.json", "it is the run's settings: restore it, or run again").get("run")
+            task = run.get("task") if isinstance(run, dict) else None
+            return task if isinstance(task, dict) else {}
     return {}
 
 def read_for_prediction(path: Path, text_col: str, encoding: str | None = None) -> tuple[pd.DataFrame, str]:
@@ -128,6 +130,7 @@ def write_table(table: pd.DataFrame, path: Path) -> Path:
 def predict_command(model, data, out, text_col: str | None = None, overwrite: bool = False,
                     encoding: str | None = None) -> pd.DataFrame:
     "`fitlam predict`: predictions and class probabilities for every row of `data`, written to `out`."
+    from fitlam.data import is_missing
     from fitlam.pipeline import load_run_classifiers, predict_run, score_labels
     out = check_prediction_out(out, data, overwrite)
     model = Path(model).expanduser()
@@ -142,21 +145,32 @@ def predict_command(model, data, out, text_col: str | None = None, overwrite: bo
           f"classes: {', '.join(predicted.columns[1:].str[5:])}")
     label_col = info.get("label_col")
     if label_col and label_col in table.columns and label_col != text_col:
-        known = table[label_col].astype(str).str.strip() != ""
-        scores = score_labels(predicted.prediction[known], table[label_col][known].astype(str).str.strip())
+        known = ~table[label_col].map(is_missing)   # labels compared as training made them: "1.0" is the class "1"
+        scores = score_labels(predicted.prediction[known], table[label_col][known])
         print(f"the file has a '{label_col}' column: accuracy {scores['accuracy']:.4f}, macro-F1 "
               f"{scores['macro_f1']:.4f} on {scores['n_test']:,} labelled rows")
     return result
 
 # %% ../nbs/14_cli.ipynb #0aef9c5c
+def parquet_engine() -> bool:
+    "Whether pandas can write Parquet here (pyarrow or fastparquet installed)."
+    import importlib.util
+    return any(importlib.util.find_spec(name) is not None for name in ("pyarrow", "fastparquet"))
+
 def check_prediction_out(out, data, overwrite: bool = False) -> Path:
-    "Refuse an --out that is the input itself (always), a folder, or an existing file (unless `overwrite`)."
+    """Refuse an --out that is the input itself (always), a folder, an existing file (unless `overwrite`), or a
+    format this machine can't write."""
     out, data = Path(out).expanduser(), Path(data).expanduser()
     if out.resolve() == data.resolve() or (out.is_file() and data.is_file() and os.path.samefile(out, data)):
         raise FitlamError(f"--out {out} is the input --data; predictions never replace their input: choose another --out")
     if out.is_dir(): raise FitlamError(f"--out {out} is a folder; give a file name ending in .csv, .tsv or .parquet")
     if out.exists() and not overwrite:
         raise FitlamError(f"{out} exists; choose another --out, or pass --overwrite to replace it")
+    if out.suffix.lower() not in (".csv", ".tsv", ".parquet"):   # asked before anything is computed, not after
+        raise FitlamError(f"don't know how to write {out.name}: use an --out ending in .csv, .tsv or .parquet")
+    if out.suffix.lower() == ".parquet" and not parquet_engine():
+        raise FitlamError(f"writing {out.name} needs pyarrow, which the kit doesn't install by default: "
+                          "pip install pyarrow, or choose an --out ending in .csv")
     return out
 
 def replaced_bytes(path) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import json
+import math
 import os
 import platform
 import random
@@ -20,11 +22,11 @@ import pandas as pd
 import torch
 
 # %% auto #0
-__all__ = ['FITLAM_REPO', 'COLAB_BADGE_SVG', 'COLAB_SETUP', 'RESERVED_ENV', 'FitlamError', 'repo_root', 'data_dir', 'cache_dir',
-           'colab_url', 'colab_badge', 'colab_setup_source', 'point_kit_at', 'find_settings', 'value_type',
-           'parse_value', 'read_settings', 'available_presets', 'Preset', 'note_unknown_env', 'load_preset',
-           'preset_table', 'get_device', 'seed_everything', 'evaluating', 'atomic_path', 'watching_writes', 'live_bars',
-           'env_report']
+__all__ = ['FITLAM_REPO', 'COLAB_BADGE_SVG', 'COLAB_SETUP', 'DROPOUTS', 'PRESET_RANGES', 'RESERVED_ENV', 'FitlamError',
+           'repo_root', 'data_dir', 'cache_dir', 'colab_url', 'colab_badge', 'colab_setup_source', 'point_kit_at',
+           'find_settings', 'value_type', 'parse_value', 'read_settings', 'available_presets', 'check_preset', 'Preset',
+           'note_unknown_env', 'load_preset', 'preset_table', 'get_device', 'seed_everything', 'evaluating',
+           'atomic_path', 'watching_writes', 'read_json_object', 'live_bars', 'env_report']
 
 # %% ../nbs/00_core.ipynb #812ac0dc
 class FitlamError(ValueError):
@@ -184,6 +186,39 @@ def available_presets(path: str | Path | None = None) -> list[str]:
     "The names of the presets in the settings file."
     return read_settings(path).sections()
 
+# %% ../nbs/00_core.ipynb #c10d37f1
+DROPOUTS = ("output_p", "hidden_p", "input_p", "embed_p", "weight_p")
+# key: (lowest allowed, highest allowed, the rule in words); None = no bound. Floats must also be finite.
+PRESET_RANGES = {
+    **{key: (0, None, "0 or more") for key in ("seed", "num_workers", "n_pretrain_docs", "n_unlabelled", "n_labels",
+                                               "n_valid", "clf_min_steps", "drop_mult", "ar_alpha", "tar_beta",
+                                               "weight_decay")},
+    "clip": (0, None, "0 (no clipping) or more"),
+    **{key: (1, None, "1 or more") for key in ("min_freq", "emb_sz", "n_hid", "n_layers", "bptt", "bs", "clf_bs",
+                                               "clf_hidden", "max_len", "pretrain_epochs", "lm_epochs", "clf_epochs",
+                                               "stlr_ratio", "discr_factor")},
+    "max_vocab": (10, None, "10 or more (the special tokens take 6)"),
+    **{key: (0, 0.999, "from 0 to below 1") for key in (*DROPOUTS, "adam_beta1", "adam_beta2")},
+    **{key: (1e-8, None, "above 0") for key in ("pretrain_lr", "lm_lr", "clf_lr")},
+    "cut_frac": (1e-6, 0.999, "between 0 and 1"),
+}
+
+def check_preset(preset: dict, name: str = "") -> None:
+    "Raise a FitlamError naming the key if any value is out of its range (or not finite); dropouts after drop_mult."
+    where = f"preset '{name}': " if name else ""
+    fix = "fix it in settings.ini, the FITLAM_<KEY> variable or --set KEY=VALUE"
+    for key, (low, high, rule) in PRESET_RANGES.items():
+        if key not in preset: continue
+        value = preset[key]
+        if isinstance(value, float) and not math.isfinite(value):
+            raise FitlamError(f"{where}{key}={value} is not a finite number; {key} must be {rule} ({fix})")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise FitlamError(f"{where}{key}={value} is out of range: {key} must be {rule} ({fix})")
+    for key in DROPOUTS:
+        if key in preset and "drop_mult" in preset and preset[key] * preset["drop_mult"] >= 1:
+            raise FitlamError(f"{where}{key} × drop_mult = {preset[key]} × {preset['drop_mult']} drops everything; "
+                              f"keep the product below 1 ({fix})")
+
 # %% ../nbs/00_core.ipynb #1e7d7a87
 class Preset(dict):
     "A resolved preset: a dict of settings whose keys can also be read as attributes (`p.bs`)."
@@ -227,6 +262,7 @@ def load_preset(name: str | None = None, path: str | Path | None = None, **overr
                 raise FitlamError(f"unknown preset key '{key}' (from {source}{key}); "
                                   f"valid keys: {', '.join(sorted(kinds))}")
             preset[key] = parse_value(key, value, kinds[key])
+    check_preset(preset, name)
     return Preset(preset, preset=name)
 
 # %% ../nbs/00_core.ipynb #c0efb358
@@ -298,6 +334,17 @@ def watching_writes(callback):
     _WRITE_WATCHERS.append(callback)
     try: yield callback
     finally: _WRITE_WATCHERS.remove(callback)
+
+# %% ../nbs/00_core.ipynb #be601cc0
+def read_json_object(path: str | Path, fix: str) -> dict:
+    "The JSON object (a dict) in `path`; a one-line FitlamError ending with `fix` if it is unreadable, not JSON or not an object."
+    path = Path(path)
+    try: value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:   # (UnicodeDecodeError and JSONDecodeError are ValueErrors)
+        raise FitlamError(f"{path} is damaged or unreadable ({type(e).__name__}); {fix}") from None
+    if not isinstance(value, dict):
+        raise FitlamError(f"{path} holds a JSON {type(value).__name__}, not the object fitlam writes; {fix}")
+    return value
 
 # %% ../nbs/00_core.ipynb #4fa27010
 def live_bars() -> bool:

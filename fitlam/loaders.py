@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .core import FitlamError, atomic_path
+from .data import label_to_str
 
 # %% auto #0
 __all__ = ['as_token_arrays', 'sample_seq_lens', 'LMLoader', 'Labels', 'pad_left', 'sortish_batches', 'sorted_batches',
@@ -125,11 +126,11 @@ class LMLoader:
 
 # %% ../nbs/03_loaders.ipynb #8d6170b2
 class Labels:
-    "The classes of a classification task (the distinct labels as strings, sorted) and their indices."
+    "The classes of a classification task (the distinct labels as strings, by `label_to_str`, sorted) and their indices."
     def __init__(self, labels):
         if isinstance(labels, (str, bytes)):
             raise FitlamError(f"Labels takes a list of labels, got the single string {labels!r}")
-        self.classes = sorted({str(label) for label in labels})
+        self.classes = sorted({label_to_str(label) for label in labels})
         if len(self.classes) < 2:
             raise FitlamError(f"a classifier needs at least 2 classes, these labels have {len(self.classes)}: "
                               f"{self.classes}; check the label column or the training split")
@@ -141,7 +142,7 @@ class Labels:
 
     def encode(self, labels) -> np.ndarray:
         "The class index of each label (int64 array); a label training never saw is an error."
-        names = [str(label) for label in labels]
+        names = [label_to_str(label) for label in labels]
         unknown = sorted(set(names) - self.index.keys())
         if unknown:
             shown = ", ".join(repr(u) for u in unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")

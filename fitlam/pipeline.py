@@ -20,9 +20,10 @@ import pandas as pd
 import torch
 
 from .classifier import Classifier, load_encoder_from_lm, predict_ids, text_classifier, train_classifier
-from .core import (FitlamError, Preset, atomic_path, get_device, load_preset, repo_root, seed_everything,
+from .core import (FitlamError, Preset, atomic_path, read_json_object, get_device, load_preset, repo_root, seed_everything,
                          watching_writes)
-from .data import (check_disjoint, check_labels, load_task_data, load_user_data, load_word_vectors, remove_texts,
+from .data import (check_disjoint, check_labels, label_to_str, load_task_data, load_user_data, load_word_vectors,
+                         remove_texts,
                          sha256_file, split_user_data)
 from .finetune_lm import finetune_lm, starting_lm, target_corpus
 from .learner import Callback, CheckpointCallback, UnsafeFileError, read_checkpoint
@@ -50,8 +51,8 @@ def macro_f1(y_true, y_pred) -> float:
     return float(f1_score(y_true, y_pred, average="macro"))
 
 def score_labels(predicted, truth) -> dict:
-    "Accuracy and macro-F1 of predicted labels against the true ones (both compared as strings)."
-    predicted, truth = np.asarray([str(x) for x in predicted]), np.asarray([str(x) for x in truth])
+    "Accuracy and macro-F1 of predicted labels against the true ones (both made strings by `label_to_str`)."
+    predicted, truth = np.asarray([label_to_str(x) for x in predicted]), np.asarray([label_to_str(x) for x in truth])
     return {"accuracy": float(np.mean(predicted == truth)), "macro_f1": macro_f1(truth, predicted), "n_test": len(truth)}
 
 def fit_tfidf(train_texts, train_labels, seed: int = 0):
@@ -61,12 +62,17 @@ def fit_tfidf(train_texts, train_labels, seed: int = 0):
     from sklearn.pipeline import make_pipeline
     model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True),
                           LogisticRegression(C=10.0, max_iter=2000, random_state=seed))
-    return model.fit(list(train_texts), [str(label) for label in train_labels])
+    return model.fit(list(train_texts), [label_to_str(label) for label in train_labels])
 
-def tfidf_baseline(train_texts, train_labels, test_texts, test_labels, seed: int = 0) -> dict:
-    "The baseline's accuracy and macro-F1 on the test texts (and how many texts it trained on)."
-    predicted = fit_tfidf(train_texts, train_labels, seed).predict(list(test_texts))
-    return {**score_labels(predicted, test_labels), "n_train": len(train_texts)}
+def tfidf_baseline(train_texts, train_labels, test_texts, test_labels, seed: int = 0, keep_predictions: bool = False) -> dict:
+    """The baseline's accuracy and macro-F1 on the test texts (and how many texts it trained on), its `predicted`
+    labels if `keep_predictions`; or, when TF-IDF finds nothing to count, `unavailable`: why."""
+    try: predicted = fit_tfidf(train_texts, train_labels, seed).predict(list(test_texts))
+    except ValueError as e:   # scikit-learn: "empty vocabulary" / "After pruning, no terms remain"
+        return {"unavailable": "TF-IDF found no word of 2+ letters or digits that occurs in 2+ training texts "
+                               f"(scikit-learn: {str(e).splitlines()[0]})", "n_train": len(train_texts)}
+    return {**score_labels(predicted, test_labels), "n_train": len(train_texts),
+            **({"predicted": list(predicted)} if keep_predictions else {})}
 
 # %% ../nbs/10_pipeline.ipynb #9c58c0f4
 def mean_word_vectors(texts, words, vectors) -> np.ndarray:
@@ -86,7 +92,7 @@ def glove_mean_baseline(train_texts, train_labels, test_texts, test_labels, seed
     words, vectors = load_word_vectors(name)
     model = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=[0.001, 0.01, 0.1, 1, 10], cv=3, max_iter=5000,
                                                                  random_state=seed))
-    model.fit(mean_word_vectors(train_texts, words, vectors), [str(label) for label in train_labels])
+    model.fit(mean_word_vectors(train_texts, words, vectors), [label_to_str(label) for label in train_labels])
     predicted = model.predict(mean_word_vectors(test_texts, words, vectors))
     return {**score_labels(predicted, test_labels), "n_train": len(train_texts)}
 
@@ -537,8 +543,7 @@ def prepare_run_folder(out, config: dict, resume: bool = False, overwrite: bool 
         if resume:
             if not (out / "config.json").is_file():
                 raise FitlamError(f"{out} has no config.json, so it holds no fitlam run to resume; give the run's folder")
-            try: old = json.loads((out / "config.json").read_text())
-            except ValueError: raise FitlamError(f"{out / 'config.json'} is damaged; start again with --overwrite") from None
+            old = read_json_object(out / "config.json", "start again with --overwrite")
             differences = config_differences(old, config)
             if differences:
                 raise FitlamError(f"{out} was started with other settings ({'; '.join(differences[:4])}); resume with the "
@@ -614,14 +619,16 @@ def run_stages(p: Preset, out, task, task_info: dict, sources: dict, resume: boo
     if len(probs) == 2:
         probs["ensemble"] = (probs["fwd"] + probs["bwd"]) / 2
         metrics["ensemble"] = {"test": score(probs["ensemble"], task["test"].label, labels)}
-    baseline = fit_tfidf(task["train"].text, task["train"].label, p.seed).predict(list(task["test"].text))
-    metrics["baseline"] = {"test": {**score_labels(baseline, task["test"].label), "n_train": len(task["train"])}}
+    baseline = tfidf_baseline(task["train"].text, task["train"].label, task["test"].text, task["test"].label, p.seed,
+                              keep_predictions=True)
+    predicted = baseline.pop("predicted", None)   # None when the baseline is unavailable: the run still finishes
+    metrics["baseline"] = {"test": baseline}
     stages = [stage for run in directions.values() for stage in run["stages"]]
     metrics["stages"] = {s["name"]: {**s["metrics"], "skipped": s["skipped"]} for s in stages}
     metrics["resumed_stages"] = [s["name"] for s in stages if s["skipped"]]
     metrics["wall_s"] = round(time.time() - start, 1)
     result = {"metrics": metrics, "directions": directions, "stages": stages, "test_probs": probs,
-              "predictions": prediction_table(task["test"], probs, labels, baseline)}
+              "predictions": prediction_table(task["test"], probs, labels, predicted)}
     if out is not None: write_run(out, p, result)
     return result
 

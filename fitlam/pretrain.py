@@ -126,9 +126,17 @@ def load_lm(folder: str | Path, device=None) -> tuple[LanguageModel, Vocab, dict
         raise FitlamError(f"{path} is corrupt or truncated ({type(e).__name__}); restore it (git checkout) or retrain") from None
     if not isinstance(state, dict) or state.get("format") != LM_FORMAT:
         raise FitlamError(f"{path} is not a fitlam language model (no '{LM_FORMAT}' marker)")
+    damaged = f"{path} is damaged: %s; restore it (git checkout, or copy the folder again) or retrain"
+    kinds = {"itos": list, "config": dict, "state_dict": dict}
+    wrong = [key for key, kind in kinds.items() if not isinstance(state.get(key), kind)]
+    if wrong: raise FitlamError(damaged % f"its {', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} missing or of the wrong type")
+    if not all(isinstance(word, str) for word in state["itos"]): raise FitlamError(damaged % "its vocabulary is not a list of words")
+    if not all(torch.is_tensor(v) for v in state["state_dict"].values()): raise FitlamError(damaged % "its weights are not all tensors")
     vocab, config = Vocab(state["itos"]), state["config"]
     model = awd_lstm_lm(len(vocab), config)
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["state_dict"].items()})
+    try: model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["state_dict"].items()})
+    except RuntimeError as e:   # missing, unexpected or wrongly shaped tensors
+        raise FitlamError(damaged % f"its weights don't fit its own config ({str(e).splitlines()[1].strip()[:120]})") from None
     return model.to(get_device(device)), vocab, config
 
 def lm_config(preset: Preset, backwards: bool = False) -> dict:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .core import FitlamError, atomic_path
+from .core import FitlamError, atomic_path, read_json_object
 
 # %% auto #0
 __all__ = ['MODEL_NAMES', 'SECTIONS', 'STYLE', 'read_run', 'figure_grid', 'figure_img', 'html_table', 'model_table',
@@ -38,8 +38,7 @@ def read_run(run_dir) -> dict:
         return pd.read_csv(path, **options) if path.is_file() else None
     def document(name):
         path = run_dir / name
-        try: return json.loads(path.read_text()) if path.is_file() else {}
-        except ValueError: raise FitlamError(f"{path} is damaged (not JSON); run the stage again with --resume") from None
+        return read_json_object(path, "run the stage again with --resume") if path.is_file() else {}
     # predictions: texts and labels exactly as written ("NA" is a word there); history and lr_history: numbers, where
     # a blank cell (a classifier has no perplexity) is a missing value, not the text ""
     return {"dir": run_dir, "metrics": document("metrics.json"), "config": document("config.json"),
@@ -86,6 +85,8 @@ def model_table(metrics: dict) -> pd.DataFrame:
     for tag, name in MODEL_NAMES.items():
         if tag not in metrics: continue
         t = metrics[tag]["test"]
+        if "unavailable" in t:   # e.g. a baseline that found nothing to count: the row says why
+            rows.append({"model": name, "note": f"not available: {t['unavailable']}"}); continue
         rows.append({"model": name, "test accuracy": t["accuracy"], "macro-F1": t["macro_f1"],
                      "test documents": t["n_test"],
                      "vs baseline": None if base is None or tag == "baseline" else t["accuracy"] - base})

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .core import FitlamError, evaluating
+from .core import FitlamError, evaluating, read_json_object
 from .learner import Callback
 from .schedules import LRRecord, design_lr_table, discriminative_lrs, group_names, lr_at, plot_lrs
 from .tokenize import tokenize
@@ -200,8 +200,10 @@ def load_run_lrs(folder: str | Path) -> tuple[pd.DataFrame, dict]:
     "A run folder's (or a shipped LM's) lr_history.csv and the preset values it ran with (config.json / card.json)."
     folder = Path(folder)
     frame = LRRecord.from_csv(folder / "lr_history.csv").to_frame()
-    if (folder / "config.json").is_file(): values = json.loads((folder / "config.json").read_text())
-    elif (folder / "card.json").is_file(): values = json.loads((folder / "card.json").read_text())["preset_values"]
+    if (folder / "config.json").is_file(): values = read_json_object(folder / "config.json", "restore the run's config.json")
+    elif (folder / "card.json").is_file():
+        values = read_json_object(folder / "card.json", "restore the LM's card.json").get("preset_values")
+        if not isinstance(values, dict): raise FitlamError(f"{folder / 'card.json'} has no preset_values; restore it")
     else: raise FitlamError(f"{folder} has no config.json or card.json to say which rates the run used")
     return frame, values
 

@@ -196,6 +196,9 @@ def error_cases(d: Path) -> dict:
         "resume of nothing": ([*train[:-1], d / "full", "--data", d / "sentences.csv", "--resume"], "no fitlam run to resume"),
         "bad --set": (["run", "--set", "clf_epochs"], "--set takes KEY=VALUE"),
         "unknown key": (["run", "--set", "colour=blue"], "unknown preset key 'colour'"),
+        "value out of range": (["run", "--set", "clip=-1"], "clip=-1.0 is out of range: clip must be 0 (no clipping) or more"),
+        "infinite lr": ([*train, "--data", d / "sentences.csv", "--set", "lm_lr=inf"], "lm_lr=inf is not a finite number"),
+        "zero batch size": ([*train, "--data", d / "sentences.csv", "--set", "clf_bs=0"], "clf_bs=0 is out of range"),
         "wt103 too small": ([*train, "--data", d / "sentences.csv", "--pretrained", "wt103"], "use --preset colab"),
         "missing LM folder": ([*train, "--data", d / "sentences.csv", "--pretrained", d / "nope"], "not found"),
         "missing argument": (["train", "--out", d / "o2"], "the following arguments are required: --data"),
@@ -206,7 +209,7 @@ def error_cases(d: Path) -> dict:
 @pytest.mark.parametrize("case", [
     "missing column", "empty file", "no rows", "one class", "unreadable file", "unknown format", "no such file",
     "not a model", "no such model", "non-empty out", "resume of nothing", "bad --set", "unknown key",
-    "wt103 too small", "missing LM folder", "missing argument", "report of no run"])
+    "value out of range", "infinite lr", "zero batch size", "wt103 too small", "missing LM folder", "missing argument", "report of no run"])
 def test_user_errors_are_one_line(work, case):
     argv, expected = error_cases(work)[case]
     code, _, err = call(*argv)

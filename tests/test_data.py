@@ -430,3 +430,23 @@ def test_load_fastai_imdb_layout(tmp_path, unsup_inside_train):
     shutil.rmtree(root / "test" / "neg")
     with pytest.raises(FitlamError, match="test/neg/ is missing"):
         data.load_fastai_imdb(root)
+
+
+def test_labels_are_normalised_one_way(tmp_path, capsys):
+    "'1', '1.0' and 1.0 are one class wherever they come from: the file, training, scoring."
+    path = tmp_path / "mixed.csv"
+    path.write_text("text,label\na,1\nb,1.0\nc,x\nd,0.0\ne, 0 \n")   # a column of strings: nothing makes them numbers
+    df = data.load_user_data(path)
+    assert df.label.tolist() == ["1", "1", "x", "0", "0"]
+    from fitlam.loaders import Labels
+    from fitlam.pipeline import score_labels
+    assert Labels(df.label).classes == ["0", "1", "x"]
+    assert score_labels(["1", "0"], [1.0, "0.0"])["accuracy"] == 1.0
+
+
+def test_split_user_data_is_stratified():
+    rows = pd.DataFrame({"text": [f"t{i}" for i in range(200)], "label": ["big"] * 180 + ["small"] * 20})
+    parts = data.split_user_data(rows, valid_frac=0.1, test_frac=0.1)
+    for split in ("valid", "test"):
+        assert parts[split].label.value_counts().to_dict() == {"big": 18, "small": 2}
+    assert parts["train"].label.value_counts().to_dict() == {"big": 144, "small": 16}

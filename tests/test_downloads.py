@@ -44,11 +44,17 @@ class FileHandler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
         else:
             self.send_response(200)
-        self.send_header("Content-Length", str(len(body) - start))
-        self.end_headers()
         payload = body[start:]
         if server.cut_after is not None:  # simulate a dropped connection, once
             payload, server.cut_after = payload[:server.cut_after], None
+        if server.chunked:   # chunked transfer: the body announces each piece; a cut body lacks the final 0-size chunk
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            server.bytes_sent += len(payload)
+            self.wfile.write(f"{len(body) - start:x}\r\n".encode() + payload)   # the chunk's size promises the whole body
+            return
+        if server.send_length: self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
         # count before writing: the client can finish reading before this thread runs another line
         server.bytes_sent += len(payload)
         self.wfile.write(payload)
@@ -56,11 +62,13 @@ class FileHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server(tmp_path):
-    "A local HTTP server over tmp_path/'www'; yields it with `.url`, `.requests`, `.bytes_sent`, `.ranges`, `.cut_after`."
+    """A local HTTP server over tmp_path/'www'; yields it with `.url`, `.requests`, `.bytes_sent`, `.ranges`, `.cut_after`,
+    `.chunked` (send the body with chunked transfer encoding) and `.send_length` (False: no Content-Length)."""
     folder = tmp_path / "www"
     folder.mkdir()
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FileHandler)
     srv.folder, srv.requests, srv.bytes_sent, srv.ranges, srv.cut_after = folder, [], 0, True, None
+    srv.chunked, srv.send_length = False, True
     srv.url = f"http://127.0.0.1:{srv.server_port}"
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
@@ -141,6 +149,40 @@ def test_download_without_sha_checks_completeness(server, tmp_path):
     archive, _ = fixture_archive(server)
     dest = data.download(f"{server.url}/fixture.tgz", "f.tgz", folder=tmp_path / "dl", progress=False)
     assert dest.read_bytes() == archive.read_bytes()
+
+
+def test_download_without_sha_records_one_and_checks_reuse(server, tmp_path):
+    archive, sha = fixture_archive(server)
+    dest = data.download(f"{server.url}/fixture.tgz", "f.tgz", folder=tmp_path / "dl", progress=False)
+    assert (tmp_path / "dl" / "f.tgz.sha256").read_text().strip() == sha
+    n = len(server.requests)
+    assert data.download(f"{server.url}/fixture.tgz", "f.tgz", folder=tmp_path / "dl", progress=False) == dest
+    assert len(server.requests) == n                      # reused: it still matches its recorded hash
+    dest.write_bytes(b"changed since")                    # damaged or replaced in the cache: fetched again
+    data.download(f"{server.url}/fixture.tgz", "f.tgz", folder=tmp_path / "dl", progress=False)
+    assert len(server.requests) == n + 1 and dest.read_bytes() == archive.read_bytes()
+
+
+def test_truncated_chunked_download_is_incomplete(server, tmp_path):
+    "A chunked body that stops before its end raises IncompleteRead inside http.client: one line, the .part kept."
+    fixture_archive(server)
+    server.chunked, server.cut_after = True, 100_000
+    with pytest.raises(FitlamError, match="interrupted after"):
+        data.download(f"{server.url}/fixture.tgz", "f.tgz", folder=tmp_path / "dl", progress=False)
+    assert not (tmp_path / "dl" / "f.tgz").exists()
+
+
+def test_short_body_without_length_is_caught_when_extracted(server, tmp_path, monkeypatch, capsys):
+    "No Content-Length, no hash: a cut body looks complete until extraction fails; then it is deleted, not reused."
+    fixture_archive(server)
+    monkeypatch.setitem(data.ONLINE_SOURCES, "fixture", data.OnlineSource(f"{server.url}/fixture.tgz", None, "test"))
+    server.send_length, server.cut_after = False, 100_000
+    with pytest.raises(FitlamError, match="fixture.tgz .* is incomplete or damaged, so it was deleted; run again"):
+        data.fetch_online("fixture", progress=True)
+    assert "did not say its size" in capsys.readouterr().out
+    assert not (tmp_path / "cache" / "fixture.tgz").exists() and not (tmp_path / "cache" / "fixture.tgz.sha256").exists()
+    folder = data.fetch_online("fixture", progress=False)   # the next try downloads afresh and works
+    assert listing(folder) == ["a.txt", "b"]
 
 
 def test_resume_from_partial_file_uses_range(server, tmp_path):
@@ -277,7 +319,8 @@ def link(name, target, kind=tarfile.SYMTYPE):
     link("pkg/link", "../../evil"),
     link("pkg/link", "/etc/passwd"),
     link("pkg/hard", "../evil", tarfile.LNKTYPE),
-], ids=["dotdot", "nested-dotdot", "absolute", "symlink-out", "symlink-absolute", "hardlink-out"])
+    link("pkg/inside", "ok.txt"),
+], ids=["dotdot", "nested-dotdot", "absolute", "symlink-out", "symlink-absolute", "hardlink-out", "symlink-inside"])
 def test_extract_refuses_members_escaping_the_folder(tmp_path, member):
     (tmp_path / "dl").mkdir()
     archive = evil_tar(tmp_path / "dl" / "evil.tgz", member)
@@ -285,6 +328,29 @@ def test_extract_refuses_members_escaping_the_folder(tmp_path, member):
         data.extract(archive)
     assert listing(tmp_path / "dl") == ["evil.tgz"]  # no target folder, no temporary folder
     assert not (tmp_path / "evil").exists() and not Path("/tmp/fitlam-evil-absolute").exists()
+
+
+def test_extract_refuses_a_symlink_chain(tmp_path):
+    "Each link looks harmless by name (a/l1 -> l2 -> ../b, all 'inside'); followed, they could lead anywhere."
+    (tmp_path / "dl").mkdir()
+    archive = tmp_path / "dl" / "chain.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for info in (link("pkg/a/l1", "l2"), link("pkg/a/l2", "../b"), link("pkg/b", "a/l1")): tar.addfile(info)
+    with pytest.raises(FitlamError, match="is a symbolic link"):
+        data.extract(archive)
+    assert listing(tmp_path / "dl") == ["chain.tgz"]
+
+
+def test_extract_caps_members_and_bytes(tmp_path):
+    "A small archive that expands into many files or many bytes is refused before anything is written."
+    many = make_tgz(tmp_path / "many.tgz", {f"f{i}.txt": b"" for i in range(50)})
+    with pytest.raises(FitlamError, match="it holds 50 members, more than the 40 allowed"):
+        data.extract(many, tmp_path / "out1", max_members=40)
+    huge = make_tgz(tmp_path / "huge.tgz", {"zeros.bin": bytes(2_000_000)})   # 2 MB of zeros: ~2 kB compressed
+    assert huge.stat().st_size < 10_000
+    with pytest.raises(FitlamError, match="expands to 2,000,000 bytes, more than the 1,000,000 allowed"):
+        data.extract(huge, tmp_path / "out2", max_bytes=1_000_000)
+    assert not (tmp_path / "out1").exists() and not (tmp_path / "out2").exists()
 
 
 def test_extract_refuses_zip_traversal(tmp_path):

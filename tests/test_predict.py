@@ -77,3 +77,13 @@ def test_encoding_and_the_count_of_replaced_bytes(run, tmp_path):
     assert pd.read_csv(tmp_path / "q.csv").sentence[0] == "un café crème , très bon ."
     one_line_error(fitlam("predict", "--model", run, "--data", data, "--out", tmp_path / "r.csv", "--encoding", "utf-8"),
                    "can't be read as utf-8")
+
+
+def test_parquet_out_without_pyarrow_is_refused_before_any_work(run, tmp_path):
+    import importlib.util
+    if importlib.util.find_spec("pyarrow") or importlib.util.find_spec("fastparquet"):
+        pytest.skip("a Parquet engine is installed here")
+    three_way_table(5).drop(columns="verdict").to_csv(tmp_path / "new.csv", index=False)
+    one_line_error(fitlam("predict", "--model", run, "--data", tmp_path / "new.csv", "--out", tmp_path / "p.parquet"),
+                   "writing p.parquet needs pyarrow")
+    assert not (tmp_path / "p.parquet").exists()
