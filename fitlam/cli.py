@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from .core import FitlamError, atomic_path, env_report, get_device, load_preset, preset_table, read_json_object
+from .core import FitlamError, atomic_path, cache_dir, env_report, get_device, load_preset, preset_table, read_json_object
 
 # %% auto #0
 __all__ = ['EXAMPLES', 'ALL_EXAMPLES', 'summary_lines', 'build_report', 'report_after_run', 'run_pipeline', 'train_command',
            'run_task_info', 'read_for_prediction', 'write_table', 'predict_command', 'parquet_engine',
-           'check_prediction_out', 'replaced_bytes', 'check_out_dir', 'pretrain_command', 'finetune_command', 'Parser',
-           'add_command', 'add_run_options', 'add_resume_options', 'build_parser', 'parse_sets', 'dispatch', 'one_line',
-           'default_preset', 'main']
+           'check_prediction_out', 'replaced_bytes', 'download_command', 'check_out_dir', 'pretrain_command',
+           'finetune_command', 'Parser', 'add_command', 'add_run_options', 'add_resume_options', 'build_parser',
+           'parse_sets', 'dispatch', 'one_line', 'default_preset', 'main']
 
 # %% ../nbs/14_cli.ipynb #f3c48c3d
 def summary_lines(metrics: dict) -> list[str]:
@@ -59,16 +59,19 @@ def report_after_run(out: Path):
 def run_pipeline(preset: str = "demo", out: str | Path | None = None, overwrite: bool = False, resume: bool = False,
                  pretrained: str | None = None, overrides: dict | None = None, task: dict | None = None,
                  task_info: dict | None = None, command: str | None = None, report: bool = True,
-                 progress: bool = True) -> dict:
+                 progress: bool = True, download: bool = False) -> dict:
     "Run FitLaM end to end under `preset` into the run folder `out`, print a summary; returns the metrics."
     from fitlam.pipeline import run_fitlam
     p = load_preset(preset, **(overrides or {}))
     out = Path(out or Path("runs") / p.preset)
-    what = "the embedded " + p.dataset if task is None else "your data"
+    from fitlam.data import EMBEDDED
+    what = "your data" if task is not None else (f"the embedded {p.dataset}" if p.dataset in EMBEDDED else
+                                                  f"{p.dataset} (downloaded once into {cache_dir()})")
     print(f"fitlam: preset {p.preset} on {get_device(p.device)}, {what}, run folder {out}"
           + (" (resuming)" if resume else ""))
     result = run_fitlam(p, out=out, pretrained=pretrained, task=task, task_info=task_info, resume=resume,
-                        overwrite=overwrite, command=command, progress=progress)
+                        overwrite=overwrite, command=command, progress=progress,
+                        download=download)
     print("\n".join(summary_lines(result["metrics"])))
     if report: report_after_run(out)
     return result["metrics"]
@@ -182,6 +185,17 @@ def replaced_bytes(path) -> int:
         total += sum("\udc80" <= ch <= "\udcff" for ch in data.decode("utf-8", errors="surrogateescape"))
     return total
 
+# %% ../nbs/14_cli.ipynb #d330b8df
+def download_command(what: str) -> list[Path]:
+    "`fitlam download imdb|wt103|all`: fetch (once, resumable, checked) what the online presets use; -> the folders."
+    from fitlam.data import download_dataset, fetch_online, imdb_full_folder
+    folders = []
+    if what in ("imdb", "all"):
+        download_dataset("imdb_full"); folders.append(imdb_full_folder())
+    if what in ("wt103", "all"): folders += [fetch_online(name) for name in ("wt103-fwd", "wt103-bwd")]
+    for folder in folders: print(f"ready: {folder}")
+    return folders
+
 # %% ../nbs/14_cli.ipynb #1a20fc60
 def check_out_dir(out: str | Path, overwrite: bool = False) -> Path:
     "Refuse to write into a non-empty folder unless `overwrite` (so a typo never clobbers a trained model)."
@@ -204,7 +218,7 @@ def pretrain_command(preset: str = "demo", out: str | Path = "models/general_eng
     checkpoint = Path(out) / "checkpoints" / f"pretrain_{'bwd' if backwards else 'fwd'}.pt"
     out = check_out_dir(out, overwrite or (resume and checkpoint.is_file()))
     record = LRRecord()
-    callbacks = stage_callbacks(checkpoint, "pretrain", record, resume)
+    callbacks = stage_callbacks(checkpoint, "pretrain", record, resume, minutes=p.get("checkpoint_minutes", 0))
     run = pretrain_lm(p, backwards=backwards, epochs=epochs, cbs=callbacks, record=record)
     learn = run["learner"]
     command = "fitlam " + " ".join(argv) if argv else f"fitlam pretrain --preset {preset} --out {out}"
@@ -287,6 +301,9 @@ EXAMPLES = {
   fitlam finetune-lm --out lms/imdb_fwd                   the shipped LM, fine-tuned on the embedded IMDb texts
   fitlam finetune-lm --data tweets.csv --text-col tweet --out lms/tweets_fwd
   fitlam train --data labelled.csv --pretrained lms/tweets_fwd --set bidirectional=false --out runs/t""",
+    "download": """examples:
+  fitlam download all                         the full IMDb and fastai's WT103 LMs, into ~/.cache/fitlam (or $FITLAM_HOME)
+  fitlam download imdb                        only the IMDb: what the paper and colab presets train on""",
     "report": """examples:
   fitlam report runs/demo                     (re)build runs/demo/report.html""",
     "presets": "examples:\n  fitlam presets",
@@ -355,6 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     fine.add_argument("--valid", metavar="FILE", help="texts to measure perplexity on (default: 10%% of --data)")
     fine.add_argument("--pretrained", default="ours", metavar="PATH|ours|wt103", help="the LM to start from")
     fine.add_argument("--backwards", action="store_true", help="fine-tune the backward LM")
+    get = add_command(sub, "download", "fetch what the online presets use into the cache (needs internet once)")
+    get.add_argument("what", choices=["imdb", "wt103", "all"], help="the full IMDb, fastai's WT103 LMs, or both")
     report = add_command(sub, "report", "build report.html for a finished run folder")
     report.add_argument("run_dir", metavar="DIR", help="the run folder")
     add_command(sub, "presets", "show the presets side by side")
@@ -377,7 +396,7 @@ def dispatch(args, argv: list[str]) -> None:
     if args.command in ("run", "train"):
         options = dict(overwrite=args.overwrite, resume=args.resume, overrides=parse_sets(args.set),
                        pretrained=args.pretrained, command=command)
-        if args.command == "run": run_pipeline(args.preset, args.out, **options)
+        if args.command == "run": run_pipeline(args.preset, args.out, download=True, **options)   # (its dataset may be online)
         else: train_command(args.data, args.text_col, args.label_col, args.unlabelled, args.valid, args.test,
                             args.out, args.preset, **options)
     elif args.command == "predict":
@@ -388,6 +407,7 @@ def dispatch(args, argv: list[str]) -> None:
     elif args.command == "finetune-lm":
         finetune_command(args.out, args.preset, args.data, args.text_col, args.unlabelled, args.valid, args.pretrained,
                          args.backwards, args.overwrite, parse_sets(args.set))
+    elif args.command == "download": download_command(args.what)
     elif args.command == "report":
         print(f"report: {build_report(args.run_dir)}")
     elif args.command == "presets": print(preset_table(all_keys=True).to_string())

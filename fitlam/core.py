@@ -70,6 +70,8 @@ def colab_badge(repo: str | None = None, notebook: str = "00_core.ipynb", branch
 COLAB_SETUP = '''# Colab set-up: fetch the kit, install it (keeping Colab's torch) and move into its nbs/ folder; elsewhere this cell
 # does nothing. FITLAM_REPO says where the kit comes from: a git URL (your fork), or a folder (an uploaded copy of the
 # kit, or one on your Google Drive). To change it, run  %env FITLAM_REPO=...  in a cell above this one.
+# A runtime's disk is lost when it disconnects: to keep downloads and caches on your Drive, run
+# %env FITLAM_HOME=/content/drive/MyDrive/fitlam_home  above this cell (and give runs an --out / out= on the Drive).
 import os, subprocess, sys
 if "COLAB_RELEASE_TAG" in os.environ:
     FITLAM_REPO = os.environ.get("FITLAM_REPO", "<FITLAM_REPO>")
@@ -77,7 +79,8 @@ if "COLAB_RELEASE_TAG" in os.environ:
     class KitNotFound(Exception):
         def _render_traceback_(self): return [str(self)]   # Colab and Jupyter show this one sentence, no traceback
 
-    if FITLAM_REPO.startswith("/content/drive/") and not os.path.ismount("/content/drive"):
+    on_drive = [p for p in (FITLAM_REPO, os.environ.get("FITLAM_HOME", "")) if p.startswith("/content/drive/")]
+    if on_drive and not os.path.ismount("/content/drive"):
         from google.colab import drive
         drive.mount("/content/drive")
     kit = FITLAM_REPO if os.path.isdir(FITLAM_REPO) else "/content/fitlam"
@@ -97,6 +100,7 @@ if "COLAB_RELEASE_TAG" in os.environ:
     import importlib.metadata
     try: importlib.metadata.distribution("fitlam")
     except importlib.metadata.PackageNotFoundError:
+        # the runtime dependencies only: Colab's own torch and Jupyter are kept
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", kit], check=True)
     sys.path.insert(0, kit)
     os.chdir(os.path.join(kit, "nbs"))'''
@@ -190,9 +194,9 @@ def available_presets(path: str | Path | None = None) -> list[str]:
 DROPOUTS = ("output_p", "hidden_p", "input_p", "embed_p", "weight_p")
 # key: (lowest allowed, highest allowed, the rule in words); None = no bound. Floats must also be finite.
 PRESET_RANGES = {
-    **{key: (0, None, "0 or more") for key in ("seed", "num_workers", "n_pretrain_docs", "n_unlabelled", "n_labels",
+    **{key: (0, None, "0 or more") for key in ("seed", "n_pretrain_docs", "n_unlabelled", "n_labels",
                                                "n_valid", "clf_min_steps", "drop_mult", "ar_alpha", "tar_beta",
-                                               "weight_decay")},
+                                               "weight_decay", "checkpoint_minutes")},
     "clip": (0, None, "0 (no clipping) or more"),
     **{key: (1, None, "1 or more") for key in ("min_freq", "emb_sz", "n_hid", "n_layers", "bptt", "bs", "clf_bs",
                                                "clf_hidden", "max_len", "pretrain_epochs", "lm_epochs", "clf_epochs",

@@ -44,7 +44,7 @@ __all__ = ['EMBEDDED', 'DATASETS', 'SPLITS', 'DATA_SEED', 'WORD_VECTORS', 'LABEL
            'clean_rows', 'report_line', 'load_user_data', 'stratified_counts', 'split_user_data', 'OnlineSource',
            'open_url', 'stream_to_part', 'recorded_sha256', 'download', 'inside', 'unsafe_member', 'archive_stem',
            'too_big', 'extract_members', 'extract', 'fetch_online', 'load_fastai_imdb', 'remove_texts',
-           'split_imdb_full', 'load_imdb_full']
+           'split_imdb_full', 'load_imdb_full', 'download_dataset']
 
 # %% ../nbs/01_data.ipynb #1e8e1ad1
 def sha256_file(path: str | Path) -> str:
@@ -705,7 +705,10 @@ def fetch_online(name: str, progress: bool = True) -> Path:
         raise FitlamError(f"unknown online source '{name}'; known: {', '.join(ONLINE_SOURCES)}")
     source, folder = ONLINE_SOURCES[name], cache_dir() / name
     if folder.is_dir(): return folder
-    archive = download(source.url, source.filename, source.sha256, progress=progress)
+    try: archive = download(source.url, source.filename, source.sha256, progress=progress)
+    except FitlamError as e:   # offline, or the server failed: say which command fetches it once there is a network
+        raise FitlamError(f"{e} (it is {source.filename}: {source.about}; `fitlam download {name.split('-')[0]}` "
+                          f"fetches it into {cache_dir()})") from None
     try: return extract(archive, folder)
     except FitlamError as e:
         if "damaged or not a valid archive" not in str(e): raise   # (an unsafe archive is refused, and kept to inspect)
@@ -772,6 +775,10 @@ def load_imdb_full(download: bool = False) -> dict[str, pd.DataFrame]:
     if not (folder / "train").is_dir():
         if not download:
             raise FitlamError(f"the full IMDb is not downloaded yet (looked in {folder}); download it once with "
-                              "load_dataset('imdb_full', download=True) or fitlam.data.fetch_online('imdb')")
+                              "`fitlam download imdb` (or load_dataset('imdb_full', download=True) in Python)")
         folder = fetch_online("imdb")
     return split_imdb_full(load_fastai_imdb(folder))
+
+def download_dataset(name: str) -> None:
+    "Fetch an online dataset (imdb_full) into the cache unless it is there already; embedded ones need nothing."
+    if check_dataset_name(name) == "imdb_full" and not (imdb_full_folder() / "train").is_dir(): fetch_online("imdb")

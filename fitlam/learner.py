@@ -23,10 +23,10 @@ from torch import nn
 from .core import FitlamError, atomic_path, get_device, live_bars
 
 # %% auto #0
-__all__ = ['EVENTS', 'CHECKPOINT_FORMAT', 'logits_of', 'cross_entropy_flat', 'accuracy', 'perplexity', 'Callback',
-           'ActivationRegularization', 'make_optimizer', 'amp_dtype', 'Learner', 'DivergedError', 'divergence_message',
-           'one_batch', 'validate', 'table_line', 'EpochTable', 'fit', 'update_graph', 'history_frame',
-           'UnsafeFileError', 'load_plain', 'rng_states', 'set_rng_states', 'plain', 'save_checkpoint',
+__all__ = ['EVENTS', 'PLAIN_PROGRESS_EVERY_S', 'CHECKPOINT_FORMAT', 'logits_of', 'cross_entropy_flat', 'accuracy', 'perplexity',
+           'Callback', 'ActivationRegularization', 'make_optimizer', 'amp_dtype', 'Learner', 'DivergedError',
+           'divergence_message', 'one_batch', 'validate', 'table_line', 'EpochTable', 'fit', 'update_graph',
+           'history_frame', 'UnsafeFileError', 'load_plain', 'rng_states', 'set_rng_states', 'plain', 'save_checkpoint',
            'read_checkpoint', 'load_checkpoint', 'CheckpointCallback', 'lr_find', 'suggest_lr', 'plot_lr_find']
 
 # %% ../nbs/05_learner.ipynb #c5c0b727
@@ -208,6 +208,8 @@ class EpochTable:
         else: print(table_line(values, self.widths), flush=True)   # flushed: a log shows each epoch as it ends
 
 # %% ../nbs/05_learner.ipynb #b81ed8ee
+PLAIN_PROGRESS_EVERY_S = 60   # without live bars (a log file, CI), a long epoch says how far it is this often
+
 def fit(self: Learner, n_epochs: int, cbs=()):
     "Train until `n_epochs` epochs are done (continuing from `self.epoch`/`self.iter` after a resume)."
     for cb in cbs: self.add_cb(cb)
@@ -227,11 +229,16 @@ def fit(self: Learner, n_epochs: int, cbs=()):
             if self.iter == 0: self.reset_model()
             self.callback("before_epoch")
             batches = progress_bar(self.train_dl, parent=epochs) if live else self.train_dl
+            said = time.time()
             for i, (xb, yb) in enumerate(batches):
                 if i < self.iter: continue          # resuming: these batches were done before the checkpoint
                 self.one_batch(xb, yb)
                 losses.append(self.raw_loss.item())
                 if live: batches.comment = f"loss {losses[-1]:.3f}"
+                elif self.progress and time.time() - said >= PLAIN_PROGRESS_EVERY_S:   # a log: a line a minute
+                    said = time.time()
+                    print(f"  epoch {epoch}: {i + 1:,}/{self.n_iter:,} batches ({(i + 1) / self.n_iter:.0%}), "
+                          f"{(said - start) / 60:.1f} min, loss {np.mean(losses[-50:]):.3f}", flush=True)
             self.training = False
             row = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan")}
             if self.valid_dl is not None:
@@ -359,12 +366,20 @@ Learner.save_checkpoint, Learner.load_checkpoint = save_checkpoint, load_checkpo
 
 # %% ../nbs/05_learner.ipynb #f9869cad
 class CheckpointCallback(Callback):
-    "Save a resumable checkpoint to `path` every `every` optimiser steps and after each epoch."
+    """Save a resumable checkpoint to `path` after each epoch, and within an epoch every `every` optimiser steps
+    and/or every `minutes` of training (a Colab runtime can disconnect in the middle of a long epoch)."""
     order = 100
-    def __init__(self, path, every: int | None = None, **extra): self.path, self.every, self.extra = path, every, extra
+    def __init__(self, path, every: int | None = None, minutes: float = 0, **extra):
+        self.path, self.every, self.minutes, self.extra = path, every, minutes, extra
+    def save(self, learn):
+        learn.save_checkpoint(self.path, **self.extra)
+        self.last = time.monotonic()
+    def before_fit(self, learn): self.last = time.monotonic()
     def after_step(self, learn):
-        if self.every and learn.step % self.every == 0: learn.save_checkpoint(self.path, **self.extra)
-    def after_epoch(self, learn): learn.save_checkpoint(self.path, **self.extra)
+        by_steps = self.every and learn.step % self.every == 0
+        by_time = self.minutes and time.monotonic() - self.last >= 60 * self.minutes
+        if by_steps or by_time: self.save(learn)
+    def after_epoch(self, learn): self.save(learn)
 
 # %% ../nbs/05_learner.ipynb #ae0e6c2a
 def lr_find(self: Learner, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int = 100,

@@ -22,7 +22,7 @@ import torch
 from .classifier import Classifier, load_encoder_from_lm, predict_ids, text_classifier, train_classifier
 from .core import (FitlamError, Preset, atomic_path, read_json_object, get_device, load_preset, repo_root, seed_everything,
                          watching_writes)
-from .data import (check_disjoint, check_labels, label_to_str, load_task_data, load_user_data, load_word_vectors,
+from .data import (check_disjoint, check_labels, download_dataset, label_to_str, load_task_data, load_user_data, load_word_vectors,
                          remove_texts,
                          sha256_file, split_user_data)
 from .finetune_lm import finetune_lm, starting_lm, target_corpus
@@ -33,12 +33,13 @@ from .schedules import LRRecord
 from .tokenize import Vocab, tokenize_corpus
 
 # %% auto #0
-__all__ = ['WT103_SIZES', 'STAGE_MARKER', 'RUN_MARKER', 'RUN_MANIFEST', 'RUN_LOCK', 'RUN_BOOKKEEPING', 'SPLITS', 'macro_f1',
-           'score_labels', 'fit_tfidf', 'tfidf_baseline', 'mean_word_vectors', 'glove_mean_baseline', 'user_task',
-           'task_line', 'find_lm_dirs', 'resolve_pretrained', 'starting_lm_for', 'stage_folder', 'finish_stage',
-           'completed_stage', 'read_stage', 'start_stage', 'stage_history', 'final_losses', 'relabel', 'read_lm_stage',
-           'save_lm_stage', 'pretrain_stage', 'ResumeFrom', 'classifier_docs', 'usable_checkpoint', 'checkpoint_path',
-           'stage_callbacks', 'spend_checkpoint', 'finetune_stage', 'classifier_stage', 'run_direction',
+__all__ = ['WT103_SIZES', 'STAGE_MARKER', 'TOKENS_PER_WORD', 'RUN_MARKER', 'RUN_MANIFEST', 'RUN_LOCK', 'RUN_BOOKKEEPING',
+           'RESUME_NEUTRAL', 'SPLITS', 'macro_f1', 'score_labels', 'fit_tfidf', 'tfidf_baseline', 'mean_word_vectors',
+           'glove_mean_baseline', 'user_task', 'task_line', 'preset_for_sources', 'find_lm_dirs', 'resolve_pretrained',
+           'starting_lm_for', 'stage_folder', 'finish_stage', 'completed_stage', 'read_stage', 'start_stage',
+           'stage_history', 'final_losses', 'relabel', 'read_lm_stage', 'save_lm_stage', 'pretrain_stage', 'ResumeFrom',
+           'classifier_docs', 'usable_checkpoint', 'checkpoint_path', 'stage_callbacks', 'spend_checkpoint',
+           'finetune_stage', 'classifier_stage', 'seconds_per_token', 'run_estimate', 'estimate_line', 'run_direction',
            'predict_probs', 'score', 'evaluate', 'prediction_table', 'is_run_folder', 'run_files', 'record_run_file',
            'lock_run_folder', 'run_inputs', 'check_run_location', 'clear_run_folder', 'config_differences',
            'check_run_folder', 'prepare_run_folder', 'holding_run_folder', 'run_folder', 'saved_task', 'run_fitlam',
@@ -130,6 +131,20 @@ def task_line(task: dict) -> str:
 
 # %% ../nbs/10_pipeline.ipynb #12b90e68
 WT103_SIZES = {"emb_sz": 400, "n_hid": 1152, "n_layers": 3}
+
+def preset_for_sources(p: Preset, sources: dict) -> Preset:
+    "The preset a run uses: starting from fastai's WT103 weights, their n_hid (1152) replaces the preset's, said once."
+    if "wt103" not in [str(s) for s in sources.values()]: return p
+    wrong = {k: p[k] for k in ("emb_sz", "n_layers") if p[k] != WT103_SIZES[k]}
+    if wrong:
+        raise FitlamError(f"--pretrained wt103 is an AWD-LSTM 400/1152/3 but preset '{p.preset}' sets "
+                          f"{', '.join(f'{k}={v}' for k, v in wrong.items())}; use --preset paper or colab, "
+                          "or keep this preset with --pretrained ours")
+    if p.n_hid != WT103_SIZES["n_hid"]:
+        print(f"note: fastai's WT103 weights have n_hid=1152 (the paper's model has 1150); this run of preset "
+              f"'{p.preset}' uses 1152")
+        p = Preset({**p, "n_hid": WT103_SIZES["n_hid"]})
+    return p
 
 def find_lm_dirs(path) -> dict[str, Path]:
     "The LM folders at `path`: the folder itself if it holds model.pt, else its subfolders fwd/, bwd/, *_fwd/, *_bwd/."
@@ -296,12 +311,14 @@ def checkpoint_path(out, kind: str, tag: str) -> Path | None:
     "Where the stage of `kind` in direction `tag` keeps its per-epoch checkpoint in run folder `out` (None: no run folder)."
     return None if out is None else Path(out) / "checkpoints" / f"{kind}_{tag}.pt"
 
-def stage_callbacks(checkpoint, name: str, record: LRRecord, resume: bool = False, cbs=()) -> list[Callback]:
-    "`cbs`, plus (with a checkpoint path) a checkpoint after every epoch, resuming first from a usable one if `resume`."
+def stage_callbacks(checkpoint, name: str, record: LRRecord, resume: bool = False, cbs=(),
+                    minutes: float = 0) -> list[Callback]:
+    """`cbs`, plus (with a checkpoint path) a checkpoint after every epoch and every `minutes` within one, resuming
+    first from a usable one if `resume`."""
     callbacks = list(cbs)
     if checkpoint is not None:
         if resume and usable_checkpoint(checkpoint): callbacks.append(ResumeFrom(checkpoint, record))
-        callbacks.append(CheckpointCallback(checkpoint, stage=name, lr_rows=record.rows))
+        callbacks.append(CheckpointCallback(checkpoint, minutes=minutes, stage=name, lr_rows=record.rows))
     return callbacks
 
 def spend_checkpoint(checkpoint):
@@ -318,7 +335,7 @@ def finetune_stage(lm, vocab: Vocab, config: dict, task: dict, preset: Preset, b
     start_stage(folder)
     lm_train, lm_valid = target_corpus(task)
     record = LRRecord()
-    callbacks = stage_callbacks(checkpoint, name, record, resume, cbs)
+    callbacks = stage_callbacks(checkpoint, name, record, resume, cbs, p.get("checkpoint_minutes", 0))
     tuned = finetune_lm(lm, vocab, config, lm_train, lm_valid, p, record=record, stage=name, progress=progress,
                         cbs=callbacks)
     history = stage_history(tuned["learner"].history, name)
@@ -346,7 +363,7 @@ def classifier_stage(lm, vocab: Vocab, task: dict, labels: Labels, preset: Prese
     model = text_classifier(len(vocab), len(labels), p, backwards=backwards)
     load_encoder_from_lm(model, lm)
     record, start = LRRecord(), time.time()
-    callbacks = stage_callbacks(checkpoint, name, record, resume, cbs)
+    callbacks = stage_callbacks(checkpoint, name, record, resume, cbs, p.get("checkpoint_minutes", 0))
     learn = train_classifier(model, train_dl, valid_dl, p, record=record, progress=progress, stage=name, cbs=callbacks)
     history = stage_history(learn.history, name)
     metrics = {"stage": name, "wall_s": round(time.time() - start, 1), "device": str(learn.device),
@@ -358,6 +375,59 @@ def classifier_stage(lm, vocab: Vocab, task: dict, labels: Labels, preset: Prese
     spend_checkpoint(checkpoint)   # the stage is saved; its checkpoint is spent
     stage = {"name": name, "metrics": metrics, "history": history, "record": record, "skipped": False}
     return {"classifier": classifier, "stage": stage}
+
+# %% ../nbs/10_pipeline.ipynb #a06ef4ab
+TOKENS_PER_WORD = 1.3   # the tokenizer's ratio on English reviews (xxbos, punctuation, xxmaj, n't ...)
+
+def seconds_per_token(p: Preset, vocab_size: int, steps: int = 3) -> dict:
+    """Measured training seconds per token on the preset's device, for an LM of the preset's size ('lm': with its
+    softmax over the vocabulary) and for its encoder alone ('encoder': what the classifier trains): random ids,
+    after one warm-up step."""
+    from fitlam.awd_lstm import awd_lstm_lm
+    device = get_device(p.device)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):   # the run's seeds stay untouched
+        model = awd_lstm_lm(vocab_size, p).to(device).train()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        ids = torch.randint(0, vocab_size, (p.bs, p.bptt + 1), generator=torch.Generator().manual_seed(0)).to(device)
+        def lm_step():
+            logits = model(ids[:, :-1])[0]
+            torch.nn.functional.cross_entropy(logits.reshape(-1, vocab_size).float(), ids[:, 1:].reshape(-1)).backward()
+        def encoder_step(): model.encoder(ids[:, :-1])[1][-1].float().pow(2).mean().backward()
+        seconds = {}
+        for name, step in (("lm", lm_step), ("encoder", encoder_step)):
+            for n in range(steps + 1):
+                if n == 1:   # after the warm-up
+                    if device.type == "cuda": torch.cuda.synchronize(device)
+                    start = time.perf_counter()
+                model.reset(); step(); opt.step(); opt.zero_grad()
+            if device.type == "cuda": torch.cuda.synchronize(device)
+            seconds[name] = (time.perf_counter() - start) / (steps * p.bs * p.bptt)
+    return seconds
+
+def run_estimate(p: Preset, task: dict, n_directions: int, spt: dict | None = None) -> dict:
+    "Estimated seconds of stage 2 and stage 3 per direction, and in all, from token counts and `seconds_per_token`."
+    from fitlam.classifier import classifier_plan
+    lengths = lambda texts: np.array([TOKENS_PER_WORD * len(str(t).split()) for t in texts])
+    lm_train, lm_valid = target_corpus(task)
+    vocab_size = min(p.max_vocab, max(100, len({w for t in lm_train[:2000] for w in str(t).lower().split()})))
+    spt = seconds_per_token(p, vocab_size) if spt is None else spt
+    steps = -(-len(task["train"]) // p.clf_bs)   # ceil
+    clf_epochs = len(classifier_plan(p.n_layers + 2, steps, p))
+    lm_s = p.lm_epochs * (lengths(lm_train).sum() + lengths(lm_valid).sum() / 3) * spt["lm"]
+    # BPT3C: gradients through a document's last max_len tokens; the tokens before are read forward only (~1/3)
+    train = lengths(task["train"].text)
+    with_grad = np.minimum(train, p.max_len)
+    per_epoch = with_grad.sum() + (train - with_grad).sum() / 3 + lengths(task["valid"].text).sum() / 3
+    clf_s = clf_epochs * per_epoch * spt["encoder"]
+    return {"seconds_per_token": spt, "finetune_lm_s": float(lm_s), "classifier_s": float(clf_s),
+            "classifier_epochs": clf_epochs, "total_s": float(n_directions * (lm_s + clf_s))}
+
+def estimate_line(estimate: dict, device, n_directions: int) -> str:
+    "One line: the estimate, per stage and in all, labelled as one."
+    m = lambda s: f"{s / 60:.1f} min" if s >= 60 else f"{s:.0f} s"
+    return (f"estimate on {device} (from a few measured steps, not a promise): stage 2 ≈ {m(estimate['finetune_lm_s'])}, "
+            f"stage 3 ≈ {m(estimate['classifier_s'])} ({estimate['classifier_epochs']} epochs) per direction; "
+            f"≈ {m(estimate['total_s'])} for {n_directions} direction(s), plus stage 1 if it must pretrain")
 
 # %% ../nbs/10_pipeline.ipynb #7b3b19d0
 def run_direction(task: dict, labels: Labels, preset: Preset, backwards: bool = False, source="ours", out=None,
@@ -513,12 +583,16 @@ def clear_run_folder(out):
     with atomic_path(out / RUN_MANIFEST) as tmp: tmp.write_text(json.dumps({"files": []}) + "\n")
 
 # %% ../nbs/10_pipeline.ipynb #b05e9054
+# Settings that change how a run is looked after, not what it computes: a resume may differ in them.
+RESUME_NEUTRAL = ("checkpoint_minutes", "num_workers")
+
 def config_differences(old: dict, new: dict) -> list[str]:
     "'key: old -> new' for each preset value, data setting or starting LM that differs between two configs."
     def flat(config):
-        values = {k: v for k, v in config.items() if k != "run"}
-        run = config.get("run", {})
-        return {**values, **{f"task.{k}": v for k, v in run.get("task", {}).items()}, "pretrained": run.get("pretrained")}
+        values = {k: v for k, v in config.items() if k != "run" and k not in RESUME_NEUTRAL}
+        run = config.get("run") if isinstance(config.get("run"), dict) else {}
+        task = run.get("task") if isinstance(run.get("task"), dict) else {}
+        return {**values, **{f"task.{k}": v for k, v in task.items()}, "pretrained": run.get("pretrained")}
     a, b = flat(old), flat(new)
     return [f"{k}: {a.get(k)} -> {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
@@ -586,16 +660,20 @@ def saved_task(task: dict, folder: Path, resume: bool = False) -> dict:
 # %% ../nbs/10_pipeline.ipynb #60e2b044
 def run_fitlam(preset: Preset | str | None = None, out: str | Path | None = None, pretrained=None,
                progress: bool = True, task: dict | None = None, task_info: dict | None = None, resume: bool = False,
-               overwrite: bool = False, cbs=(), command: str | None = None) -> dict:
-    "FitLaM end to end on `task` (default: the preset's embedded one); with `out`, a resumable run folder."
+               overwrite: bool = False, cbs=(), command: str | None = None, download: bool = False) -> dict:
+    """FitLaM end to end on `task` (default: the preset's dataset, downloaded first if `download` and it is an online
+    one); with `out`, a resumable run folder."""
     p = preset if isinstance(preset, Preset) else load_preset(preset)
     start = time.time()
     tags = ["fwd", "bwd"] if p.bidirectional else ["fwd"]
     sources = resolve_pretrained(pretrained, tags)
+    p = preset_for_sources(p, sources)
     task_info = task_info or ({"dataset": p.dataset} if task is None else {"dataset": "user data"})
-    if out is None: return run_stages(p, None, task, task_info, sources, resume, progress, cbs, start)
     config = {**dict(p), "run": {"task": task_info, "pretrained": {t: str(s) for t, s in sources.items()},
                                  "command": command}}
+    if out is not None: check_run_folder(out, config, resume, overwrite)   # a refused folder: refused before any download
+    if task is None and download: download_dataset(p.dataset)   # before the run folder exists: a failed download leaves none
+    if out is None: return run_stages(p, None, task, task_info, sources, resume, progress, cbs, start)
     with run_folder(out, config, resume, overwrite) as out:   # locked, and listing its files, until the run ends
         return run_stages(p, out, task, task_info, sources, resume, progress, cbs, start)
 
@@ -605,6 +683,7 @@ def run_stages(p: Preset, out, task, task_info: dict, sources: dict, resume: boo
     if task is None: task = load_task_data(p)
     elif out is not None: task = saved_task(task, out / "data", resume)
     labels = Labels(task["train"].label)
+    if progress: print(estimate_line(run_estimate(p, task, len(tags)), get_device(p.device), len(tags)), flush=True)
     metrics = {"preset": p.preset, "device": str(get_device(p.device)), "task": task_info,
                "n_labels": len(task["train"]), "n_unlabelled": len(task["unlabelled"]), "n_valid": len(task["valid"]),
                "n_test": len(task["test"]), "classes": labels.classes}

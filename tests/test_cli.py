@@ -199,7 +199,7 @@ def error_cases(d: Path) -> dict:
         "value out of range": (["run", "--set", "clip=-1"], "clip=-1.0 is out of range: clip must be 0 (no clipping) or more"),
         "infinite lr": ([*train, "--data", d / "sentences.csv", "--set", "lm_lr=inf"], "lm_lr=inf is not a finite number"),
         "zero batch size": ([*train, "--data", d / "sentences.csv", "--set", "clf_bs=0"], "clf_bs=0 is out of range"),
-        "wt103 too small": ([*train, "--data", d / "sentences.csv", "--pretrained", "wt103"], "use --preset colab"),
+        "wt103 too small": ([*train, "--data", d / "sentences.csv", "--pretrained", "wt103"], "use --preset paper or colab"),
         "missing LM folder": ([*train, "--data", d / "sentences.csv", "--pretrained", d / "nope"], "not found"),
         "missing argument": (["train", "--out", d / "o2"], "the following arguments are required: --data"),
         "report of no run": (["report", d / "not_a_model"], "has no metrics.json"),

@@ -56,3 +56,22 @@ def test_a_short_run_in_this_process_with_captured_output_is_plain_text(capsys):
     out = capsys.readouterr().out
     assert plain_text(out), repr(out)
     assert [line.split() for line in out.splitlines()][0] == ["epoch", "train_loss", "valid_loss", "time"]
+
+
+def test_a_long_epoch_in_a_log_says_how_far_it_is(capsys, monkeypatch):
+    "Without live bars, an epoch longer than PLAIN_PROGRESS_EVERY_S prints a plain progress line (here: every batch)."
+    import numpy as np
+    import fitlam.learner as learner
+    from fitlam.awd_lstm import awd_lstm_lm
+    from fitlam.core import load_preset, seed_everything
+    from fitlam.loaders import LMLoader
+    monkeypatch.setattr(learner, "PLAIN_PROGRESS_EVERY_S", 0)
+    seed_everything(0)
+    docs = [np.random.default_rng(i).integers(9, 40, 60) for i in range(8)]
+    learn = learner.Learner(awd_lstm_lm(40, load_preset("quick")), LMLoader(docs, 4, 10, seed=0), None, device="cpu",
+                            perplexity=False, metrics=())
+    learn.fit(1)
+    lines = capsys.readouterr().out.splitlines()
+    progress = [line for line in lines if line.startswith("  epoch 0: ")]
+    assert len(progress) == learn.n_iter and plain_text("\n".join(lines))
+    assert progress[-1].startswith(f"  epoch 0: {learn.n_iter}/{learn.n_iter} batches (100%), ")

@@ -46,7 +46,14 @@ def test_environment_yml_matches_pyproject():
 def test_environment_yml_is_really_read():
     # the agreement test could pass by reading nothing; make sure it reads the packages it compares
     reqs = conda_requirements()
-    assert {"torch", "pandas", "nbdev", "fastprogress"} <= set(reqs) and reqs["torch"] == ">=2.1"
+    assert {"torch", "pandas", "nbdev", "fastprogress"} <= set(reqs) and reqs["torch"] == ">=2.4"
+
+
+def test_runtime_dependencies_leave_colab_its_jupyter():
+    "The Colab set-up cell installs the kit's runtime dependencies only: no Jupyter of our own over Colab's."
+    runtime = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {split_requirement(r)[0] for r in runtime}
+    assert not names & {"jupyterlab", "notebook", "jupyter", "ipykernel", "nbdev", "pytest"}, names
 
 
 def test_every_notebook_starts_with_the_colab_cell():
