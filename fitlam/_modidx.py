@@ -105,6 +105,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'fitlam.classifier.train_classifier': ('classifier.html#train_classifier', 'fitlam/classifier.py')},
             'fitlam.cli': { 'fitlam.cli.Parser': ('cli.html#parser', 'fitlam/cli.py'),
                             'fitlam.cli.Parser.error': ('cli.html#parser.error', 'fitlam/cli.py'),
+                            'fitlam.cli._pretrain_into': ('cli.html#_pretrain_into', 'fitlam/cli.py'),
                             'fitlam.cli.add_command': ('cli.html#add_command', 'fitlam/cli.py'),
                             'fitlam.cli.add_resume_options': ('cli.html#add_resume_options', 'fitlam/cli.py'),
                             'fitlam.cli.add_run_options': ('cli.html#add_run_options', 'fitlam/cli.py'),

@@ -210,13 +210,19 @@ def pretrain_command(preset: str = "demo", out: str | Path = "models/general_eng
                      epochs: int | None = None, overwrite: bool = False, argv: list[str] | None = None,
                      resume: bool = False, **overrides) -> dict:
     "Run stage 1 and save the model folder (a checkpoint in OUT/checkpoints/ after every epoch; `resume` continues it)."
+    from fitlam.pipeline import lock_run_folder
+    p = load_preset(preset, **overrides)
+    checkpoint = Path(out) / "checkpoints" / f"pretrain_{'bwd' if backwards else 'fwd'}.pt"
+    out = check_out_dir(out, overwrite or (resume and checkpoint.is_file()))
+    with lock_run_folder(out):   # a second pretrain into the same folder gets a one-line error
+        return _pretrain_into(out, p, checkpoint, backwards, epochs, argv, preset, resume)
+
+def _pretrain_into(out, p, checkpoint, backwards, epochs, argv, preset, resume) -> dict:
+    "The body of `pretrain_command`, holding the folder's lock."
     from fitlam.pipeline import spend_checkpoint, stage_callbacks
     from fitlam.schedules import LRRecord
     from fitlam.learner import Learner
     from fitlam.pretrain import lm_config, load_lm, pretrain_lm, save_lm
-    p = load_preset(preset, **overrides)
-    checkpoint = Path(out) / "checkpoints" / f"pretrain_{'bwd' if backwards else 'fwd'}.pt"
-    out = check_out_dir(out, overwrite or (resume and checkpoint.is_file()))
     record = LRRecord()
     callbacks = stage_callbacks(checkpoint, "pretrain", record, resume, minutes=p.get("checkpoint_minutes", 0))
     run = pretrain_lm(p, backwards=backwards, epochs=epochs, cbs=callbacks, record=record)
@@ -245,7 +251,7 @@ def finetune_command(out, preset: str = "demo", data=None, text_col: str = "text
                      overrides: dict | None = None, progress: bool = True) -> dict:
     "Stage 2 alone: fine-tune the starting LM on the embedded task's texts or on yours; save an LM folder."
     from fitlam.data import load_task_data, load_user_data, shuffled
-    from fitlam.pipeline import finetune_stage, pretrain_stage, resolve_pretrained, starting_lm_for
+    from fitlam.pipeline import finetune_stage, lock_run_folder, pretrain_stage, resolve_pretrained, starting_lm_for
     p = load_preset(preset, **(overrides or {}))
     tag = "bwd" if backwards else "fwd"
     if data is None: task = load_task_data(p)
@@ -261,11 +267,12 @@ def finetune_command(out, preset: str = "demo", data=None, text_col: str = "text
         task = {"train": texts[["text"]], "valid": valid_df[["text"]], "unlabelled": extra[["text"]]}
     source = resolve_pretrained(pretrained, [tag])[tag]
     out = check_out_dir(out, overwrite)
-    start = starting_lm_for(p, backwards, source, task, progress)
-    if start is None:
-        run = pretrain_stage(p, backwards, None, progress=progress)
-        start = run["model"], run["vocab"], run["config"]
-    tuned = finetune_stage(*start, task, p, backwards, out, progress)
+    with lock_run_folder(out):   # a second writer into the same folder gets a one-line error
+        start = starting_lm_for(p, backwards, source, task, progress)
+        if start is None:
+            run = pretrain_stage(p, backwards, None, progress=progress)
+            start = run["model"], run["vocab"], run["config"]
+        tuned = finetune_stage(*start, task, p, backwards, out, progress)
     m = tuned["stage"]["metrics"]
     print(f"saved to {out}: validation perplexity {m['valid_perplexity_before']:.1f} before fine-tuning, "
           f"{m['valid_perplexity']:.1f} after; {m['wall_s']:.0f}s on {m['device']}")

@@ -161,3 +161,22 @@ def test_the_lock_of_a_killed_run_is_taken_over(work, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"note: {out} was locked by process {first.pid}, which stopped without releasing it; taking it over" in done.stdout
     assert (out / "metrics.json").is_file() and (out / RUN_LOCK).read_text() == ""
+
+
+def test_a_second_pretrain_into_the_same_folder_is_refused(tmp_path):
+    "`fitlam pretrain` holds its --out folder's lock too: a concurrent second writer, even with --overwrite, stops."
+    out = tmp_path / "lm"
+    first = subprocess.Popen([FITLAM, "pretrain", "--preset", "quick", "--out", str(out)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_lock(out, first.pid, first)
+        os.kill(first.pid, signal.SIGSTOP)
+        done = subprocess.run([FITLAM, "pretrain", "--preset", "quick", "--out", str(out), "--overwrite"],
+                              capture_output=True, text=True, timeout=600)
+        one_line_error(done, f"{out} is in use by another fitlam run (process {first.pid})")
+        os.kill(first.pid, signal.SIGCONT)
+        _, stderr = first.communicate(timeout=600)
+        assert first.returncode == 0, stderr[-3000:]
+    finally:
+        if first.poll() is None: os.kill(first.pid, signal.SIGCONT); first.kill(); first.wait()
+    assert (out / "model.pt").is_file() and (out / RUN_LOCK).read_text() == ""
