@@ -77,12 +77,12 @@ def run_pipeline(preset: str = "demo", out: str | Path | None = None, overwrite:
     return result["metrics"]
 
 def train_command(data, text_col: str = "text", label_col: str = "label", unlabelled=None, valid=None, test=None,
-                  out=None, preset: str = "demo", **options) -> dict:
+                  out=None, preset: str = "demo", encoding: str | None = None, **options) -> dict:
     "`fitlam train`: the pipeline on your data; the files are checked (columns, labels, classes) before any training."
     from fitlam.pipeline import user_task
     if out is None: raise FitlamError("fitlam train needs --out DIR: the folder for the run")
     seed = load_preset(preset, **(options.get("overrides") or {})).seed
-    task = user_task(data, text_col, label_col, unlabelled, valid, test, seed=seed)
+    task = user_task(data, text_col, label_col, unlabelled, valid, test, seed=seed, encoding=encoding)
     info = {"data": str(Path(data).expanduser().resolve()), "text_col": text_col, "label_col": label_col,
             **{k: str(Path(v).expanduser().resolve()) for k, v in (("unlabelled", unlabelled), ("valid", valid),
                                                                    ("test", test)) if v is not None}}
@@ -356,6 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="extra unlabelled texts (same text column) for LM fine-tuning")
     train.add_argument("--valid", metavar="FILE", help="validation data (default: 10%% of --data, saved in OUT/data)")
     train.add_argument("--test", metavar="FILE", help="test data (default: 10%% of --data, saved in OUT/data)")
+    train.add_argument("--encoding", help="the files' text encoding, e.g. latin-1 (default: UTF-8, with any bad bytes "
+                                          "replaced and counted)")
     add_run_options(train, "the run folder (required)", out_required=True)
     add_resume_options(train)
     predict = add_command(sub, "predict", "predict labels and class probabilities with a trained run")
@@ -405,7 +407,7 @@ def dispatch(args, argv: list[str]) -> None:
                        pretrained=args.pretrained, command=command)
         if args.command == "run": run_pipeline(args.preset, args.out, download=True, **options)   # (its dataset may be online)
         else: train_command(args.data, args.text_col, args.label_col, args.unlabelled, args.valid, args.test,
-                            args.out, args.preset, **options)
+                            args.out, args.preset, args.encoding, **options)
     elif args.command == "predict":
         predict_command(args.model, args.data, args.out, args.text_col, args.overwrite, args.encoding)
     elif args.command == "pretrain":

@@ -99,10 +99,11 @@ def glove_mean_baseline(train_texts, train_labels, test_texts, test_labels, seed
 
 # %% ../nbs/10_pipeline.ipynb #8bc2266f
 def user_task(data, text_col: str = "text", label_col: str = "label", unlabelled=None, valid=None, test=None,
-              seed: int = 42, valid_frac: float = 0.1, test_frac: float = 0.1) -> dict[str, pd.DataFrame]:
-    "A task from your files: train/valid/test (split from `data` when not given) and unlabelled text."
-    df = load_user_data(data, text_col, label_col)
-    given = {name: load_user_data(path, text_col, label_col, min_classes=1)
+              seed: int = 42, valid_frac: float = 0.1, test_frac: float = 0.1,
+              encoding: str | None = None) -> dict[str, pd.DataFrame]:
+    "A task from your files (read as `encoding`, default UTF-8): train/valid/test (split from `data` when not given) and unlabelled text."
+    df = load_user_data(data, text_col, label_col, encoding=encoding)
+    given = {name: load_user_data(path, text_col, label_col, encoding=encoding, min_classes=1)
              for name, path in (("valid", valid), ("test", test)) if path is not None}
     if len(given) == 2:
         splits = {"train": df, **given}
@@ -117,7 +118,7 @@ def user_task(data, text_col: str = "text", label_col: str = "label", unlabelled
     check_labels(splits["train"], splits["valid"], splits["test"])
     extra = pd.DataFrame({"text": pd.Series([], dtype=str)})
     if unlabelled is not None:
-        extra, n_removed = remove_texts(load_user_data(unlabelled, text_col, None)[["text"]], splits["valid"], splits["test"])
+        extra, n_removed = remove_texts(load_user_data(unlabelled, text_col, None, encoding=encoding)[["text"]], splits["valid"], splits["test"])
         if n_removed: print(f"note: removed {n_removed:,} unlabelled texts that are also in the validation or test data")
     task = {**splits, "unlabelled": extra}
     print(task_line(task))

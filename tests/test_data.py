@@ -450,3 +450,14 @@ def test_split_user_data_is_stratified():
     for split in ("valid", "test"):
         assert parts[split].label.value_counts().to_dict() == {"big": 18, "small": 2}
     assert parts["train"].label.value_counts().to_dict() == {"big": 144, "small": 16}
+
+
+def test_user_task_reads_the_encoding_it_is_given(tmp_path, capsys):
+    "`fitlam train --encoding latin-1` reaches every file the task reads."
+    from fitlam.pipeline import user_task
+    rows = "text,label\n" + "".join(f"caf\xe9 cr\xe8me {i},{'ab'[i % 2]}\n" for i in range(30))
+    (tmp_path / "latin1.csv").write_bytes(rows.encode("latin-1"))
+    task = user_task(tmp_path / "latin1.csv", encoding="latin-1")
+    assert all("café crème" in t for t in task["train"].text)
+    task = user_task(tmp_path / "latin1.csv")                      # default UTF-8: replaced and counted, not silent
+    assert "non-UTF-8 bytes replaced" in capsys.readouterr().out and "\ufffd" in task["train"].text.iloc[0]
