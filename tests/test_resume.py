@@ -167,10 +167,13 @@ def test_ctrl_c_then_resume_from_the_command_line(setup):
     out = d / "cli"
     argv = [FITLAM, "train", "--data", str(d / "sentences.csv"), "--text-col", "sentence", "--label-col", "verdict",
             "--preset", "quick", "--set", "bidirectional=false", "--pretrained", str(d / "lm_fwd"), "--out", str(out)]
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT as a terminal delivers it, whatever the test runner's own disposition is (an ignored SIGINT is inherited)
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     while not (out / "lm_fwd" / "stage.json").exists() and child.poll() is None and time.time() < deadline:
         time.sleep(0.01)
+    assert child.poll() is None, "the run finished before stage 2's stage.json was seen: nothing left to interrupt"
     child.send_signal(signal.SIGINT)
     stdout, stderr = child.communicate(timeout=300)
     assert child.returncode == 130, (child.returncode, stderr[-2000:])
