@@ -430,7 +430,8 @@ def label_to_str(value) -> str:
     1, 1.0, numpy's 1.0 and the text "1.0" all become '1', so a float column and an int column name the same classes."""
     if isinstance(value, str):
         text = value.strip()
-        return text.rstrip("0").rstrip(".").lstrip("+") or "0" if _WHOLE_NUMBER.fullmatch(text) else text
+        if not _WHOLE_NUMBER.fullmatch(text): return text
+        return str(int(text.split(".")[0]))   # "+3.00" -> "3", "-2.0" -> "-2", "0.0" -> "0"
     if isinstance(value, (bool, np.bool_)): return str(bool(value))
     if isinstance(value, numbers.Integral): return str(int(value))
     if isinstance(value, numbers.Real) and float(value).is_integer(): return str(int(value))

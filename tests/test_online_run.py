@@ -2,10 +2,9 @@
 wt103` from an empty cache downloads the full IMDb and both WT103 LMs (stand-ins in fastai's real layouts), adopts the
 weights' 1152 hidden units, trains (tiny data, CPU) and writes the report; offline, the error is one line that names
 the command that fetches what is missing."""
-import contextlib
 import http.server
-import io
 import json
+import sys
 import pickle
 import tarfile
 import threading
@@ -16,18 +15,12 @@ import torch
 
 import fitlam.data as data
 from fitlam.awd_lstm import AWDLSTM, fastai_key_map
-from fitlam.cli import main
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_cli import call  # noqa: E402  (`fitlam ARGV` in this process: exit status, stdout, stderr)
 
 WORDS = ("the a film movie great superb lovely awful bad dire dull fine plot actor story was is and it this "
          "not very good terrible").split()
-
-
-def call(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try: code = main(list(map(str, argv)))
-        except SystemExit as e: code = e.code
-    return code, out.getvalue(), err.getvalue()
 
 
 def fake_imdb(folder: Path) -> Path:
