@@ -29,8 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fitlam.awd_lstm import PAD_IDX, awd_lstm_lm, count_parameters
+from fitlam.awd_lstm import PAD_IDX, awd_lstm_lm, bf16_lstm_works, count_parameters
 from fitlam.core import load_preset
+from fitlam.learner import amp_dtype as learner_amp_dtype
 
 # (warm-up steps, steps per timed sample, samples per model) for each device kind and size
 SCHEDULE = {("cpu", "demo"): (3, 1, 30), ("cpu", "colab"): (1, 1, 8),
@@ -60,25 +61,11 @@ class PlainLSTMLM(nn.Module):
     def reset(self): self.hidden = None
 
 
-def cudnn_bf16_lstm(device: torch.device) -> bool:
-    "Whether this GPU natively does bf16 and its cuDNN runs an LSTM in bf16 (cuDNN >= 9.13), tried on a tiny one."
-    try:
-        if not torch.cuda.is_bf16_supported(including_emulation=False): return False
-    except TypeError:  # torch < 2.3 has no including_emulation
-        if not torch.cuda.is_bf16_supported(): return False
-    try:
-        lstm = nn.LSTM(8, 8, batch_first=True).to(device)
-        with torch.autocast("cuda", dtype=torch.bfloat16): out = lstm(torch.randn(2, 3, 8, device=device))[0]
-        out.float().sum().backward()
-        return True
-    except RuntimeError:
-        return False
-
-
 def amp_dtype(device: torch.device):
     "bf16 where the GPU and its cuDNN LSTM support it, else fp16 (+ GradScaler); None (full precision) on a CPU."
     if device.type != "cuda": return None
-    return torch.bfloat16 if cudnn_bf16_lstm(device) else torch.float16
+    native_bf16 = learner_amp_dtype(device) == torch.bfloat16   # fitlam's choice: bf16 only where the GPU has it natively
+    return torch.bfloat16 if native_bf16 and bf16_lstm_works(torch.device("cuda", torch.cuda.current_device())) else torch.float16
 
 
 def autocast(device: torch.device, dtype):

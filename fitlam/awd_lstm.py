@@ -22,10 +22,10 @@ from .core import FitlamError, evaluating, load_preset
 
 # %% auto #0
 __all__ = ['PAD_IDX', 'LockedDropout', 'MODEL_KEYS', 'DROPOUT_KEYS', 'MAX_SIZES', 'check_p', 'RNNDropout', 'EmbeddingDropout',
-           'fused_lstm', 'cuda_lstm', 'WeightDropout', 'AWDLSTM', 'LinearDecoder', 'LanguageModel', 'whole_number',
-           'check_number', 'awd_lstm_config', 'awd_lstm_encoder', 'awd_lstm_lm', 'count_parameters', 'layer_groups',
-           'remap_rows', 'read_itos', 'read_state_dict', 'fastai_key_map', 'fastai_sizes', 'load_fastai_weights',
-           'sample_next_ids']
+           'fused_lstm', 'bf16_lstm_works', 'cuda_lstm', 'WeightDropout', 'AWDLSTM', 'LinearDecoder', 'LanguageModel',
+           'whole_number', 'check_number', 'awd_lstm_config', 'awd_lstm_encoder', 'awd_lstm_lm', 'count_parameters',
+           'layer_groups', 'remap_rows', 'read_itos', 'read_state_dict', 'fastai_key_map', 'fastai_sizes',
+           'load_fastai_weights', 'sample_next_ids']
 
 # %% ../nbs/04_awd_lstm.ipynb #b261f5fd
 PAD_IDX = 1  # 'xxpad' in fastai's special-token order: xxunk, xxpad, xxbos, ...
@@ -80,7 +80,7 @@ def fused_lstm(x: torch.Tensor, hidden, weights: list[torch.Tensor], training: b
 
 # %% ../nbs/04_awd_lstm.ipynb #841ff321
 _NOT_FLAT_WARNING = "RNN module weights are not part of single contiguous chunk of memory"
-_BF16_LSTM_OK: dict = {}  # torch.device -> whether cuDNN ran a bf16 LSTM there (learned on first use)
+_BF16_LSTM_OK: dict = {}  # torch.device -> whether an LSTM runs in bf16 there, forward and backward (tried once)
 
 def _cuda_autocast_dtype():
     "The dtype CUDA autocast casts to, or None when it is off."
@@ -88,21 +88,33 @@ def _cuda_autocast_dtype():
     except TypeError: enabled, dtype = torch.is_autocast_enabled(), torch.get_autocast_gpu_dtype()  # torch < 2.4
     return dtype if enabled else None
 
+def bf16_lstm_works(device: torch.device) -> bool:
+    "Whether `device` runs the fused LSTM in bf16, forward *and* backward: tried once on a tiny one, then remembered."
+    if device not in _BF16_LSTM_OK:
+        try:
+            # enable_grad: we may be called under no_grad (validation), and the backward must be tried too, because
+            # a cuDNN can accept the bf16 forward and fail only when the gradient is computed
+            with torch.enable_grad(), torch.autocast(device.type, dtype=torch.bfloat16):
+                x = torch.randn(2, 3, 8, device=device, requires_grad=True)
+                hidden = (torch.zeros(1, 2, 8, device=device), torch.zeros(1, 2, 8, device=device))
+                weights = [torch.randn(32, 8, device=device, requires_grad=True) for _ in range(2)]
+                weights += [torch.zeros(32, device=device, requires_grad=True) for _ in range(2)]
+                output, _ = fused_lstm(x, hidden, weights, True)
+                output.float().sum().backward()
+            _BF16_LSTM_OK[device] = True
+        except RuntimeError as e:
+            _BF16_LSTM_OK[device] = False
+            warnings.warn(f"{device} has no bf16 LSTM ({str(e).splitlines()[0][:80]}); the LSTMs run in float32 "
+                          "under bf16 autocast (use fp16 mixed precision for full speed)")
+    return _BF16_LSTM_OK[device]
+
 def cuda_lstm(x: torch.Tensor, hidden, weights: list[torch.Tensor], training: bool):
     "`fused_lstm` on a GPU: without the not-flattened warning, and in float32 where cuDNN has no bf16 LSTM."
     with warnings.catch_warnings():
         # a freshly dropped matrix can't live in cuDNN's flat weight buffer; it is copied there on each call anyway
         warnings.filterwarnings("ignore", message=_NOT_FLAT_WARNING)
-        if _cuda_autocast_dtype() != torch.bfloat16: return fused_lstm(x, hidden, weights, training)
-        if _BF16_LSTM_OK.get(x.device, True):
-            try:
-                result = fused_lstm(x, hidden, weights, training)
-                _BF16_LSTM_OK[x.device] = True
-                return result
-            except RuntimeError as e:
-                _BF16_LSTM_OK[x.device] = False
-                warnings.warn(f"cuDNN on {x.device} has no bf16 LSTM ({str(e).splitlines()[0][:80]}); the LSTMs run "
-                              "in float32 under bf16 autocast (use fp16 mixed precision for full speed)")
+        if _cuda_autocast_dtype() != torch.bfloat16 or bf16_lstm_works(x.device):
+            return fused_lstm(x, hidden, weights, training)
         with torch.autocast("cuda", enabled=False):
             return fused_lstm(x.float(), tuple(t.float() for t in hidden), [w.float() for w in weights], training)
 

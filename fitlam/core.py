@@ -25,8 +25,8 @@ import torch
 __all__ = ['FITLAM_REPO', 'COLAB_BADGE_SVG', 'COLAB_SETUP', 'DROPOUTS', 'PRESET_RANGES', 'RESERVED_ENV', 'FitlamError',
            'repo_root', 'data_dir', 'cache_dir', 'colab_url', 'colab_badge', 'colab_setup_source', 'point_kit_at',
            'find_settings', 'value_type', 'parse_value', 'read_settings', 'available_presets', 'check_preset', 'Preset',
-           'note_unknown_env', 'load_preset', 'preset_table', 'get_device', 'seed_everything', 'evaluating',
-           'atomic_path', 'watching_writes', 'read_json_object', 'live_bars', 'env_report']
+           'note_unknown_env', 'load_preset', 'preset_table', 'get_device', 'device_name', 'seed_everything',
+           'evaluating', 'atomic_path', 'watching_writes', 'read_json_object', 'live_bars', 'env_report']
 
 # %% ../nbs/00_core.ipynb #812ac0dc
 class FitlamError(ValueError):
@@ -296,6 +296,14 @@ def get_device(device: str | torch.device | None = "auto") -> torch.device:
     if dev.type == "mps" and not mps_ok:
         raise FitlamError(f"device '{device}' asked for, but Apple MPS is not available; use device=auto or cpu")
     return dev
+
+# %% ../nbs/00_core.ipynb #493df806
+def device_name(device: str | torch.device | None = "auto") -> str:
+    "What a run's card should say it ran on: the GPU's model, or the CPU and how many threads torch used."
+    dev = get_device(device)
+    if dev.type == "cuda": return f"{torch.cuda.get_device_name(dev)} (CUDA {torch.version.cuda}, torch {torch.__version__})"
+    if dev.type == "mps": return f"Apple MPS (torch {torch.__version__})"
+    return f"CPU, {platform.machine()}, {torch.get_num_threads()} torch thread(s) (torch {torch.__version__})"
 
 # %% ../nbs/00_core.ipynb #f935ec10
 def seed_everything(seed: int = 42) -> int:

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from .awd_lstm import LanguageModel, awd_lstm_config, awd_lstm_lm, layer_groups, remap_rows, sample_next_ids
-from .core import FitlamError, Preset, atomic_path, get_device, load_preset, repo_root, seed_everything
+from .core import FitlamError, Preset, atomic_path, device_name, get_device, load_preset, repo_root, seed_everything
 from .data import load_pretrain_corpus, load_word_vectors
 from .learner import ActivationRegularization, Learner, UnsafeFileError, load_plain, perplexity
 from .loaders import LMLoader
@@ -98,7 +98,8 @@ def pretrain_lm(preset: Preset | None = None, backwards: bool = False, epochs: i
                "valid_accuracy": result["accuracy"], "epochs": epochs, "train_tokens": int(train_dl.n_tokens),
                "valid_tokens": int(valid_dl.n_tokens), "vocab_size": len(vocab),
                "word_vectors": p.word_vectors, "words_from_vectors": n_vectors,
-               "wall_s": round(time.time() - start, 1), "device": str(learn.device), "preset": p.preset}
+               "wall_s": round(time.time() - start, 1), "device": str(learn.device),
+               "device_name": device_name(learn.device), "preset": p.preset}
     return {"model": model, "vocab": vocab, "learner": learn, "record": record, "metrics": metrics}
 
 # %% ../nbs/07_pretrain.ipynb #a7e0497d
