@@ -265,7 +265,7 @@ def finetune_command(out, preset: str = "demo", data=None, text_col: str = "text
             texts, valid_df = rows.iloc[n_valid:], rows.iloc[:n_valid]
         extra = load_user_data(unlabelled, text_col, None) if unlabelled is not None else texts.iloc[:0]
         task = {"train": texts[["text"]], "valid": valid_df[["text"]], "unlabelled": extra[["text"]]}
-    source = resolve_pretrained(pretrained, [tag])[tag]
+    source = resolve_pretrained(p.pretrained if pretrained is None else pretrained, [tag])[tag]
     out = check_out_dir(out, overwrite)
     with lock_run_folder(out):   # a second writer into the same folder gets a one-line error
         start = starting_lm_for(p, backwards, source, task, progress)
@@ -335,8 +335,9 @@ def add_run_options(parser, out_help: str, out_required: bool = False):
 def add_resume_options(parser):
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run in --out from its last finished stage and epoch")
-    parser.add_argument("--pretrained", default="ours", metavar="PATH|ours|wt103",
-                        help="the general-English LM to start from: 'ours' (shipped; pretrained on the spot if the "
+    parser.add_argument("--pretrained", default=None, metavar="PATH|ours|wt103",
+                        help="default: the preset's `pretrained` (ours; wt103 for colab and paper). "
+                             "The general-English LM to start from: 'ours' (shipped; pretrained on the spot if the "
                              "preset's sizes differ), an LM folder, or 'wt103' (downloads fastai's; colab/paper presets)")
 
 # %% ../nbs/14_cli.ipynb #74cd3890
@@ -379,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     fine.add_argument("--text-col", default="text", help="the column holding the text (default: text)")
     fine.add_argument("--unlabeled", "--unlabelled", dest="unlabelled", metavar="FILE", help="more texts")
     fine.add_argument("--valid", metavar="FILE", help="texts to measure perplexity on (default: 10%% of --data)")
-    fine.add_argument("--pretrained", default="ours", metavar="PATH|ours|wt103", help="the LM to start from")
+    fine.add_argument("--pretrained", default=None, metavar="PATH|ours|wt103",
+                      help="the LM to start from (default: the preset's `pretrained`)")
     fine.add_argument("--backwards", action="store_true", help="fine-tune the backward LM")
     get = add_command(sub, "download", "fetch what the online presets use into the cache (needs internet once)")
     get.add_argument("what", choices=["imdb", "wt103", "all"], help="the full IMDb, fastai's WT103 LMs, or both")

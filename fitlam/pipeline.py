@@ -667,7 +667,8 @@ def run_fitlam(preset: Preset | str | None = None, out: str | Path | None = None
     p = preset if isinstance(preset, Preset) else load_preset(preset)
     start = time.time()
     tags = ["fwd", "bwd"] if p.bidirectional else ["fwd"]
-    sources = resolve_pretrained(pretrained, tags)
+    # where stage 1 comes from: the argument, else the preset's `pretrained` (ours; wt103 for colab and paper)
+    sources = resolve_pretrained(p.get("pretrained", "ours") if pretrained is None else pretrained, tags)
     p = preset_for_sources(p, sources)
     task_info = task_info or ({"dataset": p.dataset} if task is None else {"dataset": "user data"})
     config = {**dict(p), "run": {"task": task_info, "pretrained": {t: str(s) for t, s in sources.items()},

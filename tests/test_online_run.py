@@ -95,6 +95,17 @@ def test_paper_preset_with_wt103_from_an_empty_cache(mirror, tmp_path):
     assert {p.name for p in cache.iterdir()} >= {"imdb", "imdb.tgz", "imdb.tgz.sha256", "wt103-fwd", "wt103-bwd"}
 
 
+def test_colab_preset_from_an_empty_cache_downloads_both(mirror, tmp_path):
+    "`fitlam run --preset colab` with no --pretrained: the preset's own `pretrained = wt103`, both fetched on the way."
+    out = tmp_path / "run"
+    code, stdout, err = call("run", "--preset", "colab", "--out", out, *SMALL, "--set", "clf_bs=8")
+    assert code == 0, err
+    config = json.loads((out / "config.json").read_text())
+    assert (config["pretrained"], config["run"]["pretrained"]) == ("wt103", {"fwd": "wt103", "bwd": "wt103"})
+    assert {p.name for p in (tmp_path / "cache").iterdir()} >= {"imdb", "wt103-fwd", "wt103-bwd"}
+    assert (out / "report.html").is_file()
+
+
 def test_offline_the_error_names_the_command_that_fetches(tmp_path, monkeypatch):
     monkeypatch.setenv("FITLAM_HOME", str(tmp_path / "cache"))
     monkeypatch.setitem(data.ONLINE_SOURCES, "imdb", data.OnlineSource("http://127.0.0.1:9/imdb.tgz", None, "nowhere"))
