@@ -42,3 +42,13 @@ def test_notebook_runs(path, tmp_path):
 
 def test_there_are_notebooks():
     assert NOTEBOOKS and NOTEBOOKS[0].name == "00_core.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_states_its_time(path):
+    "Every notebook says up front how long it takes: `quick` on a CPU (measured) and `paper` on a GPU."
+    intro = nbformat.read(path, as_version=4).cells[0]
+    lines = [line for line in intro.source.splitlines() if line.startswith("**Time:**")]
+    assert intro.cell_type == "markdown" and len(lines) == 1, f"{path.name}: its first cell needs one **Time:** line"
+    assert re.search(r"\*\*Time:\*\* [\d.]+ (s|min) with the `quick` preset on the course's 2-core CPU \(measured\)\. "
+                     r"With `paper` on a GPU: ", lines[0]), lines[0]
