@@ -99,7 +99,9 @@ def fine_tuned_lm(p, tag: str, pool, unlabelled, valid, folder: Path) -> dict:
 def work_key(p, pool: int) -> str:
     "A short name for these settings, this pool size and the shipped LMs' bytes: the work folder to resume from."
     lms = [shipped_lm_dir(tag) / "model.pt" for tag in ("fwd", "bwd")]
-    stamp = json.dumps({"preset": dict(p), "pool": pool, "lms": [sha256_file(f) if f.is_file() else None for f in lms]},
+    # the curve always starts from the shipped LMs, whose bytes are in the key: the preset's `pretrained` is not
+    settings = {k: v for k, v in p.items() if k != "pretrained"}
+    stamp = json.dumps({"preset": settings, "pool": pool, "lms": [sha256_file(f) if f.is_file() else None for f in lms]},
                        sort_keys=True, default=str)
     return f"{p.preset}-{hashlib.sha256(stamp.encode()).hexdigest()[:10]}"
 
@@ -195,8 +197,8 @@ def main(argv=None):
         "draws": {name: [results[name][n] for n in counts] for name in ROWS},
         "seeds": min(len(results["tfidf"][n]) for n in counts),
         "draws_per_label_count": [len(results["tfidf"][n]) for n in counts], "test_reviews": len(test), "preset": p.preset, "overrides": overrides,
-        "stage2": {tag: {k: tuned["metrics"][k] for k in ("train_tokens", "valid_perplexity_before", "valid_perplexity",
-                                                          "wall_s", "words_from_vectors", "words_mean_row")}
+        "stage2": {tag: {k: tuned["metrics"].get(k) for k in ("train_tokens", "valid_perplexity_before", "valid_perplexity",
+                                                              "wall_s", "device", "words_from_vectors", "words_mean_row")}
                    for tag, tuned in lms.items()},
         "seconds": round(sum(t["metrics"]["wall_s"] for t in lms.values())
                          + sum(json.loads(cell.read_text())["seconds"] for cell in (work / "cells").glob("*.json")
