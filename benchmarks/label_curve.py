@@ -124,7 +124,8 @@ def main(argv=None):
     parser.add_argument("--labels", default="100,300,1000", help="label counts, comma-separated")
     parser.add_argument("--draws", type=int, default=3, help="random draws of the labelled reviews per label count")
     parser.add_argument("--pool", type=int, default=0, help="labelled reviews to draw from (0: the whole train split)")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="preset overrides")
+    parser.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE",
+                        help="preset overrides; repeat it or give several (--set a=1 b=2 --set c=3)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"), help="folder for the json and png")
     parser.add_argument("--work", default=str(cache_dir() / "label_curve"),
                         help="folder for the resumable work: stage-2 LMs and one json per finished (labels, draw) cell")

@@ -60,7 +60,8 @@ def perplexities(learn, new_ids: set[int]) -> dict:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="demo")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="preset overrides")
+    parser.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE",
+                        help="preset overrides; repeat it or give several (--set a=1 b=2 --set c=3)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "new_words.json"))
     args = parser.parse_args(argv)
     overrides = parse_sets(args.set)   # the same --set KEY=VALUE as the fitlam command; the preset checks them
