@@ -11,8 +11,8 @@ backward, on the embedded IMDb sample. Each run is done twice:
 * `fp16` — what a T4 (Colab's free GPU) gets: autocast to float16 with a GradScaler. Forced here on any GPU by
   replacing `fitlam.learner.amp_dtype`, the one function that makes that choice.
 
-For every stage of every run it records tokens/second (the tokens the model read, padding included, over the stage's
-wall time, validation included), the peak GPU memory, the AMP path taken, and the scores; it writes them to
+For every stage of every run it records tokens/second (the training tokens the model read, padding included, over
+the stage's wall time, validation included: a conservative rate), the peak GPU memory, the AMP path taken, and the scores; it writes them to
 `--out` as JSON and prints a markdown table. The accuracies mean nothing (the stand-in's weights are random); the
 point is that every path runs, stays finite, and how fast.
 

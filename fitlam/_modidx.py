@@ -37,6 +37,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                          'fitlam/awd_lstm.py'),
                                  'fitlam.awd_lstm._cuda_autocast_dtype': ('awd_lstm.html#_cuda_autocast_dtype', 'fitlam/awd_lstm.py'),
                                  'fitlam.awd_lstm._pick_next': ('awd_lstm.html#_pick_next', 'fitlam/awd_lstm.py'),
+                                 'fitlam.awd_lstm._tiny_lstm_inputs': ('awd_lstm.html#_tiny_lstm_inputs', 'fitlam/awd_lstm.py'),
                                  'fitlam.awd_lstm.awd_lstm_config': ('awd_lstm.html#awd_lstm_config', 'fitlam/awd_lstm.py'),
                                  'fitlam.awd_lstm.awd_lstm_encoder': ('awd_lstm.html#awd_lstm_encoder', 'fitlam/awd_lstm.py'),
                                  'fitlam.awd_lstm.awd_lstm_lm': ('awd_lstm.html#awd_lstm_lm', 'fitlam/awd_lstm.py'),

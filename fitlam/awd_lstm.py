@@ -88,24 +88,33 @@ def _cuda_autocast_dtype():
     except TypeError: enabled, dtype = torch.is_autocast_enabled(), torch.get_autocast_gpu_dtype()  # torch < 2.4
     return dtype if enabled else None
 
+def _tiny_lstm_inputs(device: torch.device):
+    "A 2 × 3 × 8 batch for an 8-unit LSTM, with fixed values: no random draws that would move a run's seeded generators."
+    x = torch.linspace(-1, 1, 48, device=device).reshape(2, 3, 8).requires_grad_()
+    hidden = (torch.zeros(1, 2, 8, device=device), torch.zeros(1, 2, 8, device=device))
+    weights = [torch.full((32, 8), 0.1, device=device, requires_grad=True) for _ in range(2)]
+    return x, hidden, weights + [torch.zeros(32, device=device, requires_grad=True) for _ in range(2)]
+
 def bf16_lstm_works(device: torch.device) -> bool:
     "Whether `device` runs the fused LSTM in bf16, forward *and* backward: tried once on a tiny one, then remembered."
-    if device not in _BF16_LSTM_OK:
+    if device in _BF16_LSTM_OK: return _BF16_LSTM_OK[device]
+    if torch.is_inference_mode_enabled():   # no backward can run in here: try the forward alone, remember nothing
         try:
-            # enable_grad: we may be called under no_grad (validation), and the backward must be tried too, because
-            # a cuDNN can accept the bf16 forward and fail only when the gradient is computed
-            with torch.enable_grad(), torch.autocast(device.type, dtype=torch.bfloat16):
-                x = torch.randn(2, 3, 8, device=device, requires_grad=True)
-                hidden = (torch.zeros(1, 2, 8, device=device), torch.zeros(1, 2, 8, device=device))
-                weights = [torch.randn(32, 8, device=device, requires_grad=True) for _ in range(2)]
-                weights += [torch.zeros(32, device=device, requires_grad=True) for _ in range(2)]
-                output, _ = fused_lstm(x, hidden, weights, True)
-                output.float().sum().backward()
-            _BF16_LSTM_OK[device] = True
-        except RuntimeError as e:
-            _BF16_LSTM_OK[device] = False
-            warnings.warn(f"{device} has no bf16 LSTM ({str(e).splitlines()[0][:80]}); the LSTMs run in float32 "
-                          "under bf16 autocast (use fp16 mixed precision for full speed)")
+            with torch.autocast(device.type, dtype=torch.bfloat16): fused_lstm(*_tiny_lstm_inputs(device), False)
+            return True
+        except RuntimeError: return False
+    try:
+        # enable_grad: we may be called under no_grad (validation), and the backward must be tried too, because
+        # a cuDNN can accept the bf16 forward and fail only when the gradient is computed
+        with torch.enable_grad(), torch.autocast(device.type, dtype=torch.bfloat16):
+            output, _ = fused_lstm(*_tiny_lstm_inputs(device), True)
+            output.float().sum().backward()
+        _BF16_LSTM_OK[device] = True
+    except torch.cuda.OutOfMemoryError: raise   # a full GPU is not a missing kernel
+    except RuntimeError as e:
+        _BF16_LSTM_OK[device] = False
+        warnings.warn(f"{device} has no bf16 LSTM ({str(e).splitlines()[0][:80]}); the LSTMs run in float32 "
+                      "under bf16 autocast (use fp16 mixed precision for full speed)")
     return _BF16_LSTM_OK[device]
 
 def cuda_lstm(x: torch.Tensor, hidden, weights: list[torch.Tensor], training: bool):

@@ -251,7 +251,8 @@ def finetune_command(out, preset: str = "demo", data=None, text_col: str = "text
                      overrides: dict | None = None, progress: bool = True) -> dict:
     "Stage 2 alone: fine-tune the starting LM on the embedded task's texts or on yours; save an LM folder."
     from fitlam.data import load_task_data, load_user_data, shuffled
-    from fitlam.pipeline import finetune_stage, lock_run_folder, pretrain_stage, resolve_pretrained, starting_lm_for
+    from fitlam.pipeline import (finetune_stage, lock_run_folder, preset_for_sources, pretrain_stage, resolve_pretrained,
+                                 starting_lm_for)
     p = load_preset(preset, **(overrides or {}))
     tag = "bwd" if backwards else "fwd"
     if data is None: task = load_task_data(p)
@@ -265,7 +266,8 @@ def finetune_command(out, preset: str = "demo", data=None, text_col: str = "text
             texts, valid_df = rows.iloc[n_valid:], rows.iloc[:n_valid]
         extra = load_user_data(unlabelled, text_col, None) if unlabelled is not None else texts.iloc[:0]
         task = {"train": texts[["text"]], "valid": valid_df[["text"]], "unlabelled": extra[["text"]]}
-    source = resolve_pretrained(p.pretrained if pretrained is None else pretrained, [tag])[tag]
+    source = resolve_pretrained((p.get("pretrained") or "ours") if pretrained is None else pretrained, [tag])[tag]
+    p = preset_for_sources(p, {tag: source})   # WT103's weights bring their own size (1152 hidden)
     out = check_out_dir(out, overwrite)
     with lock_run_folder(out):   # a second writer into the same folder gets a one-line error
         start = starting_lm_for(p, backwards, source, task, progress)

@@ -667,8 +667,12 @@ def run_fitlam(preset: Preset | str | None = None, out: str | Path | None = None
     p = preset if isinstance(preset, Preset) else load_preset(preset)
     start = time.time()
     tags = ["fwd", "bwd"] if p.bidirectional else ["fwd"]
-    # where stage 1 comes from: the argument, else the preset's `pretrained` (ours; wt103 for colab and paper)
-    sources = resolve_pretrained(p.get("pretrained", "ours") if pretrained is None else pretrained, tags)
+    # where stage 1 comes from: the argument; when resuming, what the run started from; else the preset's `pretrained`
+    if pretrained is None and resume and out is not None and (Path(out) / "config.json").is_file():
+        pretrained = read_json_object(Path(out) / "config.json").get("run", {}).get("pretrained") or None
+    if pretrained is None: pretrained = p.get("pretrained") or "ours"
+    sources = resolve_pretrained(pretrained, tags)
+    if isinstance(pretrained, (str, Path)): p = Preset({**p, "pretrained": str(pretrained)})   # what ran, in config.json
     p = preset_for_sources(p, sources)
     task_info = task_info or ({"dataset": p.dataset} if task is None else {"dataset": "user data"})
     config = {**dict(p), "run": {"task": task_info, "pretrained": {t: str(s) for t, s in sources.items()},

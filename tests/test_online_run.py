@@ -98,12 +98,26 @@ def test_paper_preset_with_wt103_from_an_empty_cache(mirror, tmp_path):
 def test_colab_preset_from_an_empty_cache_downloads_both(mirror, tmp_path):
     "`fitlam run --preset colab` with no --pretrained: the preset's own `pretrained = wt103`, both fetched on the way."
     out = tmp_path / "run"
-    code, stdout, err = call("run", "--preset", "colab", "--out", out, *SMALL, "--set", "clf_bs=8")
+    code, stdout, err = call("run", "--preset", "colab", "--out", out, *SMALL)
     assert code == 0, err
     config = json.loads((out / "config.json").read_text())
     assert (config["pretrained"], config["run"]["pretrained"]) == ("wt103", {"fwd": "wt103", "bwd": "wt103"})
     assert {p.name for p in (tmp_path / "cache").iterdir()} >= {"imdb", "wt103-fwd", "wt103-bwd"}
     assert (out / "report.html").is_file()
+
+
+def test_finetune_lm_with_the_paper_preset_starts_from_wt103(mirror, tmp_path):
+    "`fitlam finetune-lm --preset paper`: the preset's wt103 is fetched and its 1152 hidden units adopted, as `run` does."
+    texts = tmp_path / "texts.csv"
+    texts.write_text("text\n" + "\n".join(f"this film was {w} and the plot is {v} , a movie {i}"
+                                          for i, (w, v) in enumerate(zip(WORDS * 2, WORDS[3:] * 2))) + "\n")
+    out = tmp_path / "lm"
+    code, stdout, err = call("finetune-lm", "--preset", "paper", "--data", texts, "--out", out, *SMALL)
+    assert code == 0, err
+    from fitlam.pretrain import load_lm
+    _, _, config = load_lm(out)
+    assert (config["n_hid"], config["emb_sz"], config["n_layers"]) == (1152, 400, 3)
+    assert (tmp_path / "cache" / "wt103-fwd").is_dir()
 
 
 def test_offline_the_error_names_the_command_that_fetches(tmp_path, monkeypatch):
