@@ -33,9 +33,8 @@ from pathlib import Path
 
 import torch
 
-import fitlam.awd_lstm as awd_lstm
 import fitlam.learner as learner
-from fitlam.awd_lstm import AWDLSTM, fastai_key_map
+from fitlam.awd_lstm import AWDLSTM, bf16_lstm_works, fastai_key_map
 from fitlam.core import device_name, load_preset
 from fitlam.learner import Callback
 
@@ -86,8 +85,8 @@ class StageMeter(Callback):
         row["autocast"] = str(learn.amp_dtype).replace("torch.", "")
         row["grad_scaler"] = learn.scaler.is_enabled()
         if learn.scaler.is_enabled(): row["loss_scale"] = float(learn.scaler.get_scale())
-        cuda = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else None
-        row["lstm_in_bf16"] = awd_lstm._BF16_LSTM_OK.get(cuda) if learn.amp_dtype == torch.bfloat16 else None
+        # under bf16, whether the LSTMs ran in it (the check has run by now; this reads its remembered answer)
+        row["lstm_in_bf16"] = bf16_lstm_works(next(learn.model.parameters()).device) if learn.amp_dtype == torch.bfloat16 else None
         row["last_loss"] = float(learn.raw_loss)
 
 

@@ -266,7 +266,7 @@ def finetune_command(out, preset: str = "demo", data=None, text_col: str = "text
             texts, valid_df = rows.iloc[n_valid:], rows.iloc[:n_valid]
         extra = load_user_data(unlabelled, text_col, None) if unlabelled is not None else texts.iloc[:0]
         task = {"train": texts[["text"]], "valid": valid_df[["text"]], "unlabelled": extra[["text"]]}
-    source = resolve_pretrained((p.get("pretrained") or "ours") if pretrained is None else pretrained, [tag])[tag]
+    source = resolve_pretrained(pretrained, [tag], p)[tag]
     p = preset_for_sources(p, {tag: source})   # WT103's weights bring their own size (1152 hidden)
     out = check_out_dir(out, overwrite)
     with lock_run_folder(out):   # a second writer into the same folder gets a one-line error

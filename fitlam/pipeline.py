@@ -166,9 +166,11 @@ def find_lm_dirs(path) -> dict[str, Path]:
                           "make one with `fitlam pretrain`")
     return found
 
-def resolve_pretrained(pretrained, tags) -> dict[str, str | Path]:
-    "Each direction's starting point: 'ours', 'wt103' or an LM folder; `pretrained` is one of those or a {tag: folder} dict."
-    if pretrained is None or pretrained in ("ours", "wt103"): return {tag: pretrained or "ours" for tag in tags}
+def resolve_pretrained(pretrained, tags, preset: Preset | None = None) -> dict[str, str | Path]:
+    """Each direction's starting point: 'ours', 'wt103' or an LM folder; `pretrained` is one of those or a {tag: folder}
+    dict. None means the preset's `pretrained` key (ours; wt103 for colab and paper), and 'ours' without a preset."""
+    if pretrained is None: pretrained = (preset or {}).get("pretrained") or "ours"
+    if pretrained in ("ours", "wt103"): return {tag: pretrained for tag in tags}
     if isinstance(pretrained, dict): return {tag: pretrained.get(tag) or "ours" for tag in tags}
     found = find_lm_dirs(pretrained)
     missing = [tag for tag in tags if tag not in found]
@@ -670,8 +672,7 @@ def run_fitlam(preset: Preset | str | None = None, out: str | Path | None = None
     # where stage 1 comes from: the argument; when resuming, what the run started from; else the preset's `pretrained`
     if pretrained is None and resume and out is not None and (Path(out) / "config.json").is_file():
         pretrained = read_json_object(Path(out) / "config.json").get("run", {}).get("pretrained") or None
-    if pretrained is None: pretrained = p.get("pretrained") or "ours"
-    sources = resolve_pretrained(pretrained, tags)
+    sources = resolve_pretrained(pretrained, tags, p)
     if isinstance(pretrained, (str, Path)): p = Preset({**p, "pretrained": str(pretrained)})   # what ran, in config.json
     p = preset_for_sources(p, sources)
     task_info = task_info or ({"dataset": p.dataset} if task is None else {"dataset": "user data"})
