@@ -55,22 +55,32 @@ def sample_seq_lens(row_len: int, bptt: int, rng: np.random.Generator, p_full: f
 class LMLoader:
     "Language-model batches: each epoch, shuffled documents → one stream → `bs` rows read in variable-BPTT chunks; yields `(x, y)` LongTensors of shape (bs, seq_len), y = x shifted by one."
     def __init__(self, docs, bs: int, bptt: int, shuffle: bool = True, seed: int = 0, p_full: float = 0.95,
-                 sd: float = 5.0, min_seq_len: int = 5, backwards: bool = False):
+                 sd: float = 5.0, min_seq_len: int = 5, backwards: bool = False, rank: int = 0, world_size: int = 1):
+        self.docs = as_token_arrays(docs)
+        self._setup(len(self.docs), sum(len(doc) for doc in self.docs), bs, bptt, shuffle, seed, p_full, sd,
+                    min_seq_len, backwards, rank, world_size)
+
+    def _setup(self, n_docs, n_tokens, bs, bptt, shuffle, seed, p_full, sd, min_seq_len, backwards, rank, world_size):
+        "Check the settings and lay out the rows; shared with loaders that keep their documents elsewhere (on disk)."
         if bs < 1 or bptt < 1 or min_seq_len < 1:
             raise FitlamError(f"bs, bptt and min_seq_len must be ≥ 1, got bs={bs}, bptt={bptt}, min_seq_len={min_seq_len}")
         if min_seq_len > bptt:
             raise FitlamError(f"min_seq_len={min_seq_len} is longer than bptt={bptt}; lower min_seq_len")
         if not 0 <= p_full <= 1 or sd < 0 or seed < 0:
             raise FitlamError(f"need 0 ≤ p_full ≤ 1, sd ≥ 0 and seed ≥ 0; got p_full={p_full}, sd={sd}, seed={seed}")
-        self.docs = as_token_arrays(docs)
+        if world_size < 1 or not 0 <= rank < world_size or bs % world_size:
+            raise FitlamError(f"rank {rank} of {world_size} processes can't share bs={bs} rows: need 0 ≤ rank < "
+                              "world_size and bs a multiple of world_size")
+        self.n_docs, self.n_tokens = n_docs, n_tokens
         self.bs, self.bptt, self.shuffle, self.seed, self.backwards = bs, bptt, shuffle, seed, backwards
         self.p_full, self.sd, self.min_seq_len = p_full, sd, min_seq_len
-        self.n_tokens = sum(len(doc) for doc in self.docs)
         if self.n_tokens < bs + 1:
             raise FitlamError(f"{self.n_tokens} tokens are too few for {bs} rows (each row needs an input and its "
                               f"target, so at least bs+1 = {bs + 1} tokens); lower bs or give more text")
         self.row_len = (self.n_tokens - 1) // bs          # L: inputs per row per epoch
         self.n_dropped = self.n_tokens - bs * self.row_len  # never an input this epoch: 1 ≤ n_dropped ≤ bs
+        # several processes (torch.distributed) each read their own contiguous block of the bs rows
+        self.rows = slice(rank * bs // world_size, (rank + 1) * bs // world_size)
         self.epoch, self.seq_len = 0, None
         self._plan_cache = None
 
@@ -78,7 +88,7 @@ class LMLoader:
         "The document order and the chunk lengths of `epoch`, drawn from a generator seeded with (seed, epoch)."
         if self._plan_cache is None or self._plan_cache[0] != epoch:
             rng = np.random.default_rng([self.seed, epoch])
-            order = rng.permutation(len(self.docs)) if self.shuffle else np.arange(len(self.docs))
+            order = rng.permutation(self.n_docs) if self.shuffle else np.arange(self.n_docs)
             seq_lens = sample_seq_lens(self.row_len, self.bptt, rng, self.p_full, self.sd, self.min_seq_len)
             self._plan_cache = (epoch, order, seq_lens)
         return self._plan_cache[1:]
@@ -112,8 +122,8 @@ class LMLoader:
 
     def _batches(self, epoch: int):
         stream, n_inputs = self.epoch_stream(epoch), self.bs * self.row_len
-        inputs = torch.from_numpy(stream[:n_inputs].reshape(self.bs, self.row_len))
-        targets = torch.from_numpy(stream[1:n_inputs + 1].reshape(self.bs, self.row_len))
+        inputs = torch.from_numpy(stream[:n_inputs].reshape(self.bs, self.row_len)[self.rows])
+        targets = torch.from_numpy(stream[1:n_inputs + 1].reshape(self.bs, self.row_len)[self.rows])
         pos = 0
         for seq_len in self.epoch_seq_lens(epoch).tolist():
             self.seq_len = seq_len
@@ -121,7 +131,7 @@ class LMLoader:
             pos += seq_len
 
     def __repr__(self):
-        return (f"LMLoader({len(self.docs)} docs, {self.n_tokens} tokens, bs={self.bs}, bptt={self.bptt}: "
+        return (f"{type(self).__name__}({self.n_docs} docs, {self.n_tokens} tokens, bs={self.bs}, bptt={self.bptt}: "
                 f"rows of {self.row_len}, {len(self)} batches in epoch {self.epoch}, {self.n_dropped} tokens left out)")
 
 # %% ../nbs/03_loaders.ipynb #8d6170b2

@@ -258,44 +258,46 @@ def epochs_for_budget(plan: Sequence[PlanEpoch], steps_per_epoch: int, min_steps
     return max(1, math.ceil(min_steps / (steps_per_epoch * len(plan))))
 
 # %% ../nbs/06_schedules.ipynb #24c7e854
-LR_COLUMNS = ("stage", "phase", "step", "group", "lr", "frozen", "weight_decay")
+LR_COLUMNS = ("stage", "phase", "step", "group", "lr", "frozen", "weight_decay", "loss")
 _LR_DTYPES = {"stage": str, "phase": str, "step": "int64", "group": "int64", "lr": "float64", "frozen": bool,
-              "weight_decay": "float64"}
+              "weight_decay": "float64", "loss": "float64"}
 
 class LRRecord:
-    "Every optimiser step's lr and weight decay for every layer group: rows of (stage, phase, step, group, lr, frozen, weight_decay)."
+    "Every optimiser step's lr and weight decay for every layer group, and the training loss the step was taken on: rows of LR_COLUMNS."
     def __init__(self, rows: Iterable[tuple] = ()):
-        # a row without its weight decay (written before the record kept it) gets NaN: unknown
+        # a row without its weight decay or loss (written before the record kept them) gets NaN: unknown
         self.rows = [tuple(row) + (math.nan,) * (len(LR_COLUMNS) - len(row)) for row in rows]
 
     def __len__(self): return len(self.rows)
     def __repr__(self): return f"LRRecord({len(self.rows)} rows)"
 
     def log_values(self, stage: str, phase: str, step: int, lrs: Sequence[float], frozen: Sequence[bool],
-                   weight_decays: Sequence[float] | None = None):
-        "Append one row per group from plain lists of learning rates, frozen flags and weight decays (NaN: unknown)."
+                   weight_decays: Sequence[float] | None = None, loss: float = math.nan):
+        "Append one row per group from plain lists of learning rates, frozen flags and weight decays (NaN: unknown), and the step's loss."
         weight_decays = [math.nan] * len(lrs) if weight_decays is None else weight_decays
         if not len(lrs) == len(frozen) == len(weight_decays):
             raise FitlamError(f"{len(lrs)} learning rates but {len(frozen)} frozen flags and {len(weight_decays)} "
                               "weight decays; give one of each per group")
         for group, (lr, is_frozen, decay) in enumerate(zip(lrs, frozen, weight_decays)):
-            self.rows.append((str(stage), str(phase), int(step), group, float(lr), bool(is_frozen), float(decay)))
+            self.rows.append((str(stage), str(phase), int(step), group, float(lr), bool(is_frozen), float(decay), float(loss)))
 
     def log(self, stage: str, phase: str, step: int, optimizer: torch.optim.Optimizer,
-            frozen: Sequence[bool] | None = None):
+            frozen: Sequence[bool] | None = None, loss: float = math.nan):
         "Append one row per optimiser param group with the lr and weight decay it holds now; frozen = no param requires grad."
         groups = optimizer.param_groups
         if frozen is None: frozen = [not any(q.requires_grad for q in group["params"]) for group in groups]
-        self.log_values(stage, phase, step, [g["lr"] for g in groups], frozen, [g.get("weight_decay", 0.0) for g in groups])
+        self.log_values(stage, phase, step, [g["lr"] for g in groups], frozen, [g.get("weight_decay", 0.0) for g in groups],
+                        loss)
 
     def to_frame(self) -> pd.DataFrame:
-        "The record as a DataFrame with the columns stage, phase, step, group, lr, frozen, weight_decay."
+        "The record as a DataFrame with the columns stage, phase, step, group, lr, frozen, weight_decay, loss."
         return pd.DataFrame(self.rows, columns=list(LR_COLUMNS)).astype(_LR_DTYPES)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> LRRecord:
         "A record from a DataFrame that has (at least) the record's columns."
-        if "weight_decay" not in frame.columns: frame = frame.assign(weight_decay=math.nan)  # records before it was kept
+        for column in ("weight_decay", "loss"):   # records written before it was kept
+            if column not in frame.columns: frame = frame.assign(**{column: math.nan})
         missing = [c for c in LR_COLUMNS if c not in frame.columns]
         if missing:
             raise FitlamError(f"not a learning-rate record: missing column(s) {', '.join(missing)}; "
@@ -313,8 +315,9 @@ class LRRecord:
     def from_csv(cls, path: str | Path) -> LRRecord:
         "Read a record written by `to_csv`."
         if not Path(path).is_file(): raise FitlamError(f"learning-rate record not found: {path}; check the run folder")
-        frame = pd.read_csv(path, dtype={"stage": str, "phase": str, "lr": str, "weight_decay": str}, keep_default_na=False)
-        for column in ("lr", "weight_decay"):  # Python's float() reads back exactly what to_csv wrote, in any pandas
+        frame = pd.read_csv(path, dtype={"stage": str, "phase": str, "lr": str, "weight_decay": str, "loss": str},
+                            keep_default_na=False)
+        for column in ("lr", "weight_decay", "loss"):  # Python's float() reads back exactly what to_csv wrote, in any pandas
             if column in frame: frame[column] = frame[column].map(lambda v: float(v) if v != "" else math.nan)
         return cls.from_frame(frame)
 
@@ -422,7 +425,7 @@ class PlanCallback(Callback):
     def after_step(self, learn):
         if self.record is not None:
             phase = self.plan[learn.epoch - self.first_epoch].phase
-            self.record.log(self.stage, phase, learn.step - 1, learn.opt)
+            self.record.log(self.stage, phase, learn.step - 1, learn.opt, loss=learn.raw_loss.item())
 
 def fit_plan(learn: Learner, layer_groups, plan, schedule: str = "stlr", record: LRRecord | None = None,
              stage: str = "train", cycle: str | None = None, bptt: int | None = None, first_epoch: int = 0,

@@ -21,7 +21,7 @@ import re
 import unicodedata
 import warnings
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -639,6 +639,14 @@ class Vocab:
                               f"got max_vocab={max_vocab}, min_freq={min_freq}")
         counts = collections.Counter()
         for tokens in token_lists: counts.update(tokens)
+        return cls.from_counts(counts, max_vocab, min_freq)
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, int], max_vocab: int = 60000, min_freq: int = 2) -> Vocab:
+        "The vocabulary of tokens counted in `counts` (a corpus counted piece by piece, e.g. streamed from disk)."
+        if max_vocab <= len(SPECIAL_TOKENS) or min_freq < 1:
+            raise FitlamError(f"need max_vocab > {len(SPECIAL_TOKENS)} (the special tokens count) and min_freq ≥ 1; "
+                              f"got max_vocab={max_vocab}, min_freq={min_freq}")
         words = sorted((t for t, n in counts.items() if n >= min_freq and t not in SPECIAL_TOKENS),
                        key=lambda t: (-counts[t], t))
         return cls(list(SPECIAL_TOKENS) + words[:max_vocab - len(SPECIAL_TOKENS)])

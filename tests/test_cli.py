@@ -131,7 +131,9 @@ def test_train_and_predict_on_data_the_kit_has_never_seen(work):
     config = json.loads((run / "config.json").read_text())
     assert config["clf_epochs"] == 2 and config["run"]["task"]["text_col"] == "sentence"
     lrs = pd.read_csv(run / "lr_history.csv")
-    assert list(lrs.columns) == ["stage", "phase", "step", "group", "lr", "frozen", "weight_decay"]
+    assert list(lrs.columns) == ["stage", "phase", "step", "group", "lr", "frozen", "weight_decay", "loss"]
+    # each step's training loss, the same in every group's row of that step, finite
+    assert lrs.loss.notna().all() and (lrs.groupby(["stage", "step"]).loss.nunique() == 1).all()
     # what the optimiser applied: the preset's weight decay in every stage and group (it was silently 0 in the LM
     # stages once), and every group training in the classifier's last phase (gradual unfreezing reaches the bottom)
     assert set(lrs.stage) == {"finetune_lm_fwd", "classifier_fwd"}
