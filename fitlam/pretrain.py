@@ -25,17 +25,18 @@ from .tokenize import BOS, PAD, TK_MAJ, TK_UP, UNK, Vocab, tokenize, tokenize_co
 
 # %% auto #0
 __all__ = ['GLOVE_STD', 'LM_FORMAT', 'numericalize_docs', 'lm_loaders', 'lm_learner', 'vector_rows',
-           'init_embedding_from_vectors', 'pretrain_lm', 'save_lm', 'load_lm', 'lm_config', 'with_bias',
-           'fit_vector_map', 'lm_for_vocab', 'detokenize', 'generate', 'shipped_lm_dir', 'wt103_lm']
+           'init_embedding_from_vectors', 'embedded_lm_data', 'pretrain_lm', 'save_lm', 'load_lm', 'lm_config',
+           'with_bias', 'fit_vector_map', 'lm_for_vocab', 'detokenize', 'generate', 'shipped_lm_dir', 'wt103_lm']
 
 # %% ../nbs/07_pretrain.ipynb #3acc37b2
 def numericalize_docs(token_lists, vocab: Vocab) -> list[np.ndarray]:
     "Each document's tokens as an int64 array of ids."
     return [vocab.numericalize(tokens) for tokens in token_lists]
 
-def lm_loaders(train_docs, valid_docs, preset: Preset, backwards: bool = False):
-    "Training loader (shuffled, variable BPTT) and validation loader (in order, fixed bptt) for a language model."
-    train = LMLoader(train_docs, preset.bs, preset.bptt, shuffle=True, seed=preset.seed, backwards=backwards)
+def lm_loaders(train_docs, valid_docs, preset: Preset, backwards: bool = False, rank: int = 0, world_size: int = 1):
+    "Training loader (shuffled, variable BPTT; this process's rows) and validation loader (in order, fixed bptt) for an LM."
+    train = LMLoader(train_docs, preset.bs, preset.bptt, shuffle=True, seed=preset.seed, backwards=backwards,
+                     rank=rank, world_size=world_size)
     valid = LMLoader(valid_docs, preset.bs, preset.bptt, shuffle=False, p_full=1.0, sd=0, backwards=backwards)
     return train, valid
 
@@ -73,17 +74,24 @@ def init_embedding_from_vectors(model: LanguageModel, vocab: Vocab, words, vecto
     return int(found.sum())
 
 # %% ../nbs/07_pretrain.ipynb #825efa48
-def pretrain_lm(preset: Preset | None = None, backwards: bool = False, epochs: int | None = None,
-                progress: bool = True, cbs=(), record: LRRecord | None = None) -> dict:
-    "Stage 1: train an AWD-LSTM LM on the preset's general corpus. Returns model, vocab, learner, LR record, metrics."
-    p = preset if preset is not None else load_preset()
-    seed_everything(p.seed)
-    start = time.time()
+def embedded_lm_data(p: Preset, backwards: bool = False, rank: int = 0, world_size: int = 1) -> dict:
+    "The preset's embedded general-English corpus, tokenised: its vocabulary, training and validation loaders, its name."
     corpus = load_pretrain_corpus(p)
     train_tokens, valid_tokens = tokenize_corpus(corpus["train"]), tokenize_corpus(corpus["valid"])
     vocab = Vocab.build(train_tokens, p.max_vocab, p.min_freq)
     train_dl, valid_dl = lm_loaders(numericalize_docs(train_tokens, vocab), numericalize_docs(valid_tokens, vocab),
-                                    p, backwards)
+                                    p, backwards, rank, world_size)
+    return {"vocab": vocab, "train": train_dl, "valid": valid_dl, "corpus": p.pretrain_corpus}
+
+def pretrain_lm(preset: Preset | None = None, backwards: bool = False, epochs: int | None = None,
+                progress: bool = True, cbs=(), record: LRRecord | None = None, data: dict | None = None) -> dict:
+    """Stage 1: train an AWD-LSTM LM on `data` (vocab, train, valid loaders, corpus name; default: the preset's
+    embedded corpus, or your own from appendix notebook 20). Returns model, vocab, learner, LR record, metrics."""
+    p = preset if preset is not None else load_preset()
+    seed_everything(p.seed)
+    start = time.time()
+    data = data if data is not None else embedded_lm_data(p, backwards)
+    vocab, train_dl, valid_dl = data["vocab"], data["train"], data["valid"]
     model = awd_lstm_lm(len(vocab), p)
     n_vectors = 0
     if p.word_vectors != "none": n_vectors = init_embedding_from_vectors(model, vocab, *load_word_vectors(p.word_vectors))
@@ -93,7 +101,7 @@ def pretrain_lm(preset: Preset | None = None, backwards: bool = False, epochs: i
     record = fit_plan(learn, groups, all_layers_plan(len(groups), epochs), "stlr", record, stage="pretrain", bptt=p.bptt,
                       cut_frac=p.cut_frac, ratio=p.stlr_ratio)
     result = learn.validate()
-    metrics = {"stage": "pretrain", "direction": "bwd" if backwards else "fwd", "corpus": p.pretrain_corpus,
+    metrics = {"stage": "pretrain", "direction": "bwd" if backwards else "fwd", "corpus": data["corpus"],
                "valid_loss": result["loss"], "valid_perplexity": result["perplexity"],
                "valid_accuracy": result["accuracy"], "epochs": epochs, "train_tokens": int(train_dl.n_tokens),
                "valid_tokens": int(valid_dl.n_tokens), "vocab_size": len(vocab),
