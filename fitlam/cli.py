@@ -21,8 +21,8 @@ from .core import FitlamError, atomic_path, cache_dir, env_report, get_device, l
 __all__ = ['EXAMPLES', 'ALL_EXAMPLES', 'summary_lines', 'build_report', 'report_after_run', 'run_pipeline', 'train_command',
            'run_task_info', 'read_for_prediction', 'write_table', 'predict_command', 'parquet_engine',
            'check_prediction_out', 'replaced_bytes', 'download_command', 'check_out_dir', 'pretrain_command',
-           'finetune_command', 'Parser', 'add_command', 'add_run_options', 'add_resume_options', 'build_parser',
-           'parse_sets', 'dispatch', 'one_line', 'default_preset', 'main']
+           'pretrain_data', 'finetune_command', 'Parser', 'add_command', 'add_run_options', 'add_resume_options',
+           'build_parser', 'parse_sets', 'dispatch', 'one_line', 'default_preset', 'main']
 
 # %% ../nbs/14_cli.ipynb #f3c48c3d
 def summary_lines(metrics: dict) -> list[str]:
@@ -208,30 +208,64 @@ def check_out_dir(out: str | Path, overwrite: bool = False) -> Path:
 
 def pretrain_command(preset: str = "demo", out: str | Path = "models/general_english_fwd", backwards: bool = False,
                      epochs: int | None = None, overwrite: bool = False, argv: list[str] | None = None,
-                     resume: bool = False, **overrides) -> dict:
-    "Run stage 1 and save the model folder (a checkpoint in OUT/checkpoints/ after every epoch; `resume` continues it)."
+                     resume: bool = False, corpus=None, text_col: str | None = None, encoding: str | None = None,
+                     **overrides) -> dict:
+    """Run stage 1 — on the embedded corpus, or on your `corpus` (prepared into OUT/corpus/) — and save the model
+    folder (a checkpoint in OUT/checkpoints/ after every epoch; `resume` continues it). Under torchrun, on every process."""
+    from fitlam.distributed import barrier, finish_distributed, init_distributed, process_device
     from fitlam.pipeline import lock_run_folder
     p = load_preset(preset, **overrides)
+    rank, world_size = init_distributed(p.device)
+    p = load_preset(preset, **{**overrides, "device": process_device(p.device)}) if world_size > 1 else p
     checkpoint = Path(out) / "checkpoints" / f"pretrain_{'bwd' if backwards else 'fwd'}.pt"
-    out = check_out_dir(out, overwrite or (resume and checkpoint.is_file()))
-    with lock_run_folder(out):   # a second pretrain into the same folder gets a one-line error
-        return _pretrain_into(out, p, checkpoint, backwards, epochs, argv, preset, resume)
+    try:
+        started = checkpoint.is_file() or (Path(out) / "corpus").is_dir()   # a checkpoint, or a corpus being prepared
+        if rank == 0: check_out_dir(out, overwrite or (resume and started))
+        barrier()   # (the other processes wait: a refused folder stops them all, through torchrun)
+        with lock_run_folder(out) if rank == 0 else contextlib.nullcontext():   # a second pretrain into it: an error
+            return _pretrain_into(Path(out).expanduser(), p, checkpoint, backwards, epochs, argv, preset, resume,
+                                  corpus, text_col, encoding, rank, world_size)
+    finally: finish_distributed()
 
-def _pretrain_into(out, p, checkpoint, backwards, epochs, argv, preset, resume) -> dict:
-    "The body of `pretrain_command`, holding the folder's lock."
+def pretrain_data(out: Path, p, corpus, text_col, encoding, backwards: bool, rank: int, world_size: int) -> dict | None:
+    "Stage 1's data: your corpus (rank 0 prepares it into OUT/corpus/), the embedded one split over processes, or None (the default)."
+    from fitlam.distributed import barrier
+    if corpus is None:
+        if world_size == 1: return None
+        from fitlam.pretrain import embedded_lm_data
+        return embedded_lm_data(p, backwards, rank, world_size)
+    from fitlam.corpus import TokenCorpus, corpus_lm_loaders, prepare_corpus
+    if rank == 0: prepare_corpus(corpus, out / "corpus", p.max_vocab, p.min_freq, text_col, encoding)
+    barrier()
+    prepared = TokenCorpus(out / "corpus")
+    train, valid = corpus_lm_loaders(prepared, p, backwards, rank, world_size)
+    return {"vocab": prepared.vocab, "train": train, "valid": valid, "corpus": str(corpus), "prepared": prepared.manifest}
+
+def _pretrain_into(out, p, checkpoint, backwards, epochs, argv, preset, resume, corpus=None, text_col=None,
+                   encoding=None, rank: int = 0, world_size: int = 1) -> dict:
+    "The body of `pretrain_command`, holding the folder's lock (rank 0)."
+    from fitlam.distributed import distributed_callbacks
     from fitlam.pipeline import spend_checkpoint, stage_callbacks
     from fitlam.schedules import LRRecord
     from fitlam.learner import Learner
     from fitlam.pretrain import lm_config, load_lm, pretrain_lm, save_lm
     record = LRRecord()
-    callbacks = stage_callbacks(checkpoint, "pretrain", record, resume, minutes=p.get("checkpoint_minutes", 0))
-    run = pretrain_lm(p, backwards=backwards, epochs=epochs, cbs=callbacks, record=record)
+    data = pretrain_data(out, p, corpus, text_col, encoding, backwards, rank, world_size)
+    minutes = p.get("checkpoint_minutes", 0)
+    callbacks = (stage_callbacks(checkpoint, "pretrain", record, resume, minutes=minutes) if world_size == 1 else
+                 distributed_callbacks(checkpoint, "pretrain", record, rank, world_size, p.seed, resume, minutes))
+    run = pretrain_lm(p, backwards=backwards, epochs=epochs, cbs=callbacks, record=record, data=data, progress=rank == 0)
+    if rank != 0: return run["metrics"]   # one process writes the model, its card and its logs
     learn = run["learner"]
     command = "fitlam " + " ".join(argv) if argv else f"fitlam pretrain --preset {preset} --out {out}"
+    source = f"the kit's {p.pretrain_corpus} corpus" if corpus is None else f"{corpus}"
     card = {**run["metrics"], "command": command, "preset_values": dict(p),
-            "description": f"AWD-LSTM language model pretrained on the kit's {p.pretrain_corpus} corpus "
-                           f"({run['metrics']['train_tokens']:,} training tokens: a small corpus, not WikiText-103's 103M words), "
-                           f"embedding started from {p.word_vectors} word vectors."}
+            "description": f"AWD-LSTM language model pretrained on {source} ({run['metrics']['train_tokens']:,} "
+                           f"training tokens; WikiText-103 has 103M), embedding started from {p.word_vectors} word vectors.",
+            # the batch is global: world_size processes each read bs / world_size of its rows
+            "world_size": world_size, "rows_per_process": p.bs // world_size, "global_batch_tokens": p.bs * p.bptt,
+            "peak_lr": p.pretrain_lr}
+    if data is not None and "prepared" in data: card["corpus_prepared"] = {k: v for k, v in data["prepared"].items() if k != "settings"}
     save_lm(out, run["model"], run["vocab"], lm_config(p, backwards))
     # the card records the perplexity of the weights as saved (float16), so anyone can check it from the file
     saved_model, _, _ = load_lm(out, device=p.device)
@@ -305,7 +339,9 @@ EXAMPLES = {
   fitlam predict --model runs/reviews --data old.csv --encoding latin-1 --out predictions.csv --overwrite""",
     "pretrain": """examples:
   fitlam pretrain --preset demo --out models/general_english_fwd      (the shipped forward LM's recipe)
-  fitlam pretrain --preset demo --backwards --out models/general_english_bwd""",
+  fitlam pretrain --preset demo --backwards --out models/general_english_bwd
+  fitlam pretrain --corpus books/ --out lms/books_fwd                  (your own corpus: .txt files, or a CSV with --text-col)
+  torchrun --nproc_per_node=2 -m fitlam pretrain --corpus books/ --out lms/books_fwd   (2 GPUs or CPU processes)""",
     "finetune-lm": """examples:
   fitlam finetune-lm --out lms/imdb_fwd                   the shipped LM, fine-tuned on the embedded IMDb texts
   fitlam finetune-lm --data tweets.csv --text-col tweet --out lms/tweets_fwd
@@ -371,11 +407,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--overwrite", action="store_true", help="replace --out if it exists (never the input itself)")
     predict.add_argument("--encoding", help="the input's text encoding, e.g. latin-1 (default: UTF-8, with any bad "
                                             "bytes replaced and counted)")
-    pre = add_command(sub, "pretrain", "stage 1: pretrain an AWD-LSTM LM on the general-English corpus")
+    pre = add_command(sub, "pretrain", "stage 1: pretrain an AWD-LSTM LM on the general-English corpus, or on yours")
     add_run_options(pre, "folder for model.pt, card.json, history.csv, lr_history.csv (required)", out_required=True)
     pre.add_argument("--backwards", action="store_true", help="train the backward LM (reads text right to left)")
     pre.add_argument("--epochs", type=int, help="override the preset's pretrain_epochs")
     pre.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/ (written after every epoch)")
+    pre.add_argument("--corpus", metavar="FILE_OR_DIR", help="your corpus instead of the embedded one: a text file, a folder "
+                     "of .txt files, or a CSV/TSV/Parquet file (with --text-col); tokenised into OUT/corpus/ (resumable)")
+    pre.add_argument("--text-col", help="the column holding the text, when --corpus is a table")
+    pre.add_argument("--encoding", help="the corpus's text encoding, e.g. latin-1 (default: UTF-8)")
     fine = add_command(sub, "finetune-lm", "stage 2: fine-tune a pretrained LM on the task's (or your) texts")
     add_run_options(fine, "folder for the fine-tuned LM (required)", out_required=True)
     fine.add_argument("--data", metavar="FILE_OR_DIR", help="your texts (default: the preset's embedded task)")
@@ -416,7 +456,7 @@ def dispatch(args, argv: list[str]) -> None:
         predict_command(args.model, args.data, args.out, args.text_col, args.overwrite, args.encoding)
     elif args.command == "pretrain":
         pretrain_command(args.preset, args.out, args.backwards, args.epochs, args.overwrite, argv=argv, resume=args.resume,
-                         **parse_sets(args.set))
+                         corpus=args.corpus, text_col=args.text_col, encoding=args.encoding, **parse_sets(args.set))
     elif args.command == "finetune-lm":
         finetune_command(args.out, args.preset, args.data, args.text_col, args.unlabelled, args.valid, args.pretrained,
                          args.backwards, args.overwrite, parse_sets(args.set))

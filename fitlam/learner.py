@@ -26,8 +26,9 @@ from .core import FitlamError, atomic_path, get_device, live_bars
 __all__ = ['EVENTS', 'PLAIN_PROGRESS_EVERY_S', 'CHECKPOINT_FORMAT', 'logits_of', 'cross_entropy_flat', 'accuracy', 'perplexity',
            'Callback', 'ActivationRegularization', 'make_optimizer', 'amp_dtype', 'Learner', 'DivergedError',
            'divergence_message', 'one_batch', 'validate', 'table_line', 'EpochTable', 'fit', 'update_graph',
-           'history_frame', 'UnsafeFileError', 'load_plain', 'rng_states', 'set_rng_states', 'plain', 'save_checkpoint',
-           'read_checkpoint', 'load_checkpoint', 'CheckpointCallback', 'lr_find', 'suggest_lr', 'plot_lr_find']
+           'history_frame', 'UnsafeFileError', 'load_plain', 'rng_states', 'set_rng_states', 'plain', 'unwrapped',
+           'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'CheckpointCallback', 'lr_find', 'suggest_lr',
+           'plot_lr_find']
 
 # %% ../nbs/05_learner.ipynb #c5c0b727
 def logits_of(pred) -> torch.Tensor:
@@ -324,10 +325,16 @@ def _hidden_states(model: nn.Module) -> list:
     "The carried hidden state of every module that keeps one, in module order."
     return [m.hidden for m in model.modules() if hasattr(m, "hidden") and hasattr(m, "reset")]
 
-def save_checkpoint(self: Learner, path: str | Path, **extra) -> Path:
-    "Write model, optimiser, position, RNG states and `extra` (e.g. vocab=itos, preset=dict) atomically to `path`."
-    state = {"format": CHECKPOINT_FORMAT, "model": self.model.state_dict(), "opt": self.opt.state_dict(),
-             "scaler": self.scaler.state_dict(), "hidden": _hidden_states(self.model),
+def unwrapped(model: nn.Module) -> nn.Module:
+    "The model itself, out of the DistributedDataParallel wrapper that trains it on several processes (appendix 21)."
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+def save_checkpoint(self: Learner, path: str | Path, hidden: list | None = None, **extra) -> Path:
+    """Write model, optimiser, position, RNG states and `extra` (e.g. vocab=itos, preset=dict) atomically to `path`;
+    `hidden`: the carried hidden states to save instead of this process's own (all processes' rows, gathered)."""
+    model = unwrapped(self.model)
+    state = {"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "opt": self.opt.state_dict(),
+             "scaler": self.scaler.state_dict(), "hidden": _hidden_states(model) if hidden is None else hidden,
              "epoch": self.epoch, "iter": self.iter, "step": self.step, "history": plain(self.history, "the history"),
              "rng": rng_states(), "extra": plain(extra, "extra")}
     with atomic_path(path) as tmp: torch.save(state, tmp)
@@ -350,7 +357,7 @@ def read_checkpoint(path: str | Path) -> dict:
 def load_checkpoint(self: Learner, path: str | Path) -> dict:
     "Restore everything `save_checkpoint` wrote; returns its `extra` dict. Shape mismatches are a clear error."
     state = read_checkpoint(path)
-    try: self.model.load_state_dict(state["model"])
+    try: unwrapped(self.model).load_state_dict(state["model"])
     except RuntimeError as e:
         detail = str(e).splitlines()
         raise FitlamError(f"checkpoint {path} does not fit this model ({detail[1].strip() if len(detail) > 1 else detail[0]}); "

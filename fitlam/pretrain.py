@@ -98,8 +98,11 @@ def pretrain_lm(preset: Preset | None = None, backwards: bool = False, epochs: i
     learn = lm_learner(model, train_dl, valid_dl, p, p.pretrain_lr, progress=progress, cbs=cbs)
     groups = layer_groups(model)
     epochs = epochs if epochs is not None else p.pretrain_epochs
+    fit_start, first_step = time.time(), learn.step
     record = fit_plan(learn, groups, all_layers_plan(len(groups), epochs), "stlr", record, stage="pretrain", bptt=p.bptt,
                       cut_frac=p.cut_frac, ratio=p.stlr_ratio)
+    fit_s = time.time() - fit_start
+    steps_done = learn.step - first_step   # (fewer than all when resumed from a checkpoint)
     result = learn.validate()
     metrics = {"stage": "pretrain", "direction": "bwd" if backwards else "fwd", "corpus": data["corpus"],
                "valid_loss": result["loss"], "valid_perplexity": result["perplexity"],
@@ -107,6 +110,7 @@ def pretrain_lm(preset: Preset | None = None, backwards: bool = False, epochs: i
                "valid_tokens": int(valid_dl.n_tokens), "vocab_size": len(vocab),
                "word_vectors": p.word_vectors, "words_from_vectors": n_vectors,
                "wall_s": round(time.time() - start, 1), "device": str(learn.device),
+               "train_tokens_per_s": round(steps_done * p.bs * p.bptt / fit_s) if steps_done else None,
                "device_name": device_name(learn.device), "preset": p.preset}
     return {"model": model, "vocab": vocab, "learner": learn, "record": record, "metrics": metrics}
 

@@ -1,0 +1,97 @@
+"""Stage 1 on several processes (torch.distributed, gloo on this CPU): `torchrun --nproc_per_node=2 -m fitlam pretrain`
+resumes exactly after being killed, and a checkpoint written by two processes resumes on one. (That two processes take
+the steps one process takes is shown and checked in nbs/21_distributed.ipynb.)"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from fitlam.core import load_preset
+from fitlam.data import load_pretrain_corpus
+
+PYTHON = sys.executable
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("dist") / "corpus.txt"
+    texts = load_pretrain_corpus(load_preset("quick"))["train"][:15]   # ~60k tokens: a few seconds an epoch
+    path.write_text("\n\n".join(t.replace("\n\n", "\n") for t in texts))
+    return path
+
+
+def pretrain_cmd(n_procs, corpus, out, *extra):
+    launcher = [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n_procs)] if n_procs > 1 else [PYTHON]
+    return launcher + ["-m", "fitlam", "pretrain", "--corpus", str(corpus), "--preset", "quick", "--epochs", "2",
+                       "--out", str(out), *extra]
+
+
+def run(cmd):
+    done = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
+    assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-3000:]
+    return done
+
+
+def killed_midway(cmd, checkpoint: Path):
+    "Start `cmd` and stop it (SIGTERM, as a cluster's scheduler or a closed terminal does) once a checkpoint exists."
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 300
+    while not checkpoint.is_file():
+        assert proc.poll() is None, f"the run ended before writing a checkpoint: {proc.stderr.read().decode()[-2000:]}"
+        assert time.time() < deadline, "no checkpoint within 5 minutes"
+        time.sleep(0.05)
+    time.sleep(0.5)   # inside the run, a checkpoint or two later
+    os.killpg(proc.pid, signal.SIGTERM)   # torchrun passes it on to its worker processes and waits for them
+    proc.wait(timeout=60)
+
+
+def steps(folder):
+    return pd.read_csv(folder / "lr_history.csv")
+
+
+def weights(folder):
+    return torch.load(folder / "model.pt", weights_only=True)["state_dict"]
+
+
+def test_two_processes_resume_exactly_after_a_kill(corpus_file, tmp_path):
+    often = ["--set", "checkpoint_minutes=0.005"]   # a checkpoint every ~0.3 s, inside epochs
+    straight = tmp_path / "straight"
+    run(pretrain_cmd(2, corpus_file, straight, *often))
+    card = json.loads((straight / "card.json").read_text())
+    assert (card["world_size"], card["rows_per_process"], card["epochs"]) == (2, 4, 2)
+    assert card["corpus_prepared"]["n_tokens"] > 0 and card["train_tokens_per_s"] > 0
+
+    cut = tmp_path / "cut"
+    killed_midway(pretrain_cmd(2, corpus_file, cut, *often), cut / "checkpoints" / "pretrain_fwd.pt")
+    assert not (cut / "model.pt").exists() and (cut / "checkpoints" / "pretrain_fwd.pt").is_file()
+    done = run(pretrain_cmd(2, corpus_file, cut, *often, "--resume"))
+    assert "resuming pretrain from" in done.stdout
+    a, b = steps(straight), steps(cut)
+    assert len(a) == len(b)
+    pd.testing.assert_frame_equal(a, b)   # every step's rates and loss, dropout on: bit for bit
+    for name, tensor in weights(straight).items(): assert torch.equal(tensor, weights(cut)[name]), name
+    assert not (cut / "checkpoints").exists()
+
+
+def test_a_two_process_checkpoint_resumes_on_one(corpus_file, tmp_path):
+    "Saved with all rows' hidden states, a checkpoint continues on another number of processes (dropout off: same steps)."
+    opts = ["--set", "checkpoint_minutes=0.005", "--set", "drop_mult=0"]
+    straight = tmp_path / "straight"
+    run(pretrain_cmd(2, corpus_file, straight, *opts))
+    cut = tmp_path / "cut"
+    killed_midway(pretrain_cmd(2, corpus_file, cut, *opts), cut / "checkpoints" / "pretrain_fwd.pt")
+    done = run(pretrain_cmd(1, corpus_file, cut, *opts, "--resume"))
+    assert "resuming pretrain from" in done.stdout
+    a, b = steps(straight), steps(cut)
+    assert len(a) == len(b)
+    pd.testing.assert_series_equal(a.lr, b.lr)
+    assert (a.loss - b.loss).abs().max() < 1e-3
+    assert json.loads((cut / "card.json").read_text())["world_size"] == 1
