@@ -1,13 +1,5 @@
-
-
-# %% ../nbs/14_cli.ipynb #c641b099
-import sys
-
-from fitlam.cli import main
-
-if __name__ == "__main__": sys.exit(main(sys.argv[1:]))
-
-# %% ../nbs/14_cli.ipynb #c641b099
+"""`python -m fitlam ...` = the `fitlam` command (what `torchrun -m fitlam ...` starts in each process).
+Kept by hand, like `__init__.py`: no notebook exports it (see nbs/14_cli.ipynb)."""
 import sys
 
 from fitlam.cli import main

@@ -12,11 +12,11 @@ BIN = Path(sys.executable).parent
 
 
 def copy_project(dest: Path) -> Path:
-    "The notebooks and config, plus only the hand-kept `fitlam/__init__.py` (it holds the version)."
+    "The notebooks and config, plus only the hand-kept `fitlam/__init__.py` (the version) and `__main__.py` (`python -m fitlam`)."
     shutil.copy(ROOT / "pyproject.toml", dest)
     shutil.copytree(ROOT / "nbs", dest / "nbs", ignore=shutil.ignore_patterns(".ipynb_checkpoints", "_*"))
     (dest / "fitlam").mkdir()
-    shutil.copy(ROOT / "fitlam" / "__init__.py", dest / "fitlam")
+    for hand_kept in ("__init__.py", "__main__.py"): shutil.copy(ROOT / "fitlam" / hand_kept, dest / "fitlam")
     return dest
 
 
