@@ -28,7 +28,7 @@ from .loaders import Labels, as_token_arrays, pad_left, sorted_batches
 from .schedules import (LRRecord, all_layers_plan, discriminative_lrs, epochs_for_budget, fit_plan,
                               gradual_unfreezing_plan, stretch_plan)
 from .schedules import param_groups
-from .tokenize import Vocab, tokenize_texts
+from .tokenize import Vocab
 
 # %% auto #0
 __all__ = ['CONFIG_KEYS', 'MANIFEST_NAME', 'CLASSIFIER_FORMAT', 'bpt3c_layout', 'bpt3c_chunks', 'BPT3CEncoder',
@@ -330,7 +330,8 @@ class Classifier:
     def numericalize(self, texts, n_workers: int = 1) -> list[np.ndarray]:
         "Token ids of each text, as the model reads them (reversed for a backwards model)."
         if isinstance(texts, str): texts = [texts]
-        ids = [self.vocab.numericalize(tokens) for tokens in tokenize_texts(list(texts), n_workers=n_workers)]
+        tokens = self.vocab.tokenize(list(texts), cache=False, n_workers=n_workers)   # words, or the LM's subwords
+        ids = [self.vocab.numericalize(doc) for doc in tokens]
         backwards = (self.model.config or {}).get("backwards", False)
         return [doc[::-1].copy() for doc in ids] if backwards else ids
 

@@ -209,12 +209,15 @@ def check_out_dir(out: str | Path, overwrite: bool = False) -> Path:
 def pretrain_command(preset: str = "demo", out: str | Path = "models/general_english_fwd", backwards: bool = False,
                      epochs: int | None = None, overwrite: bool = False, argv: list[str] | None = None,
                      resume: bool = False, corpus=None, text_col: str | None = None, encoding: str | None = None,
-                     **overrides) -> dict:
+                     tokenizer: str = "words", vocab_size: int | None = None, **overrides) -> dict:
     """Run stage 1 — on the embedded corpus, or on your `corpus` (prepared into OUT/corpus/) — and save the model
     folder (a checkpoint in OUT/checkpoints/ after every epoch; `resume` continues it). Under torchrun, on every process."""
     from fitlam.distributed import barrier, finish_distributed, init_distributed, process_device
     from fitlam.pipeline import lock_run_folder
     p = load_preset(preset, **overrides)
+    if tokenizer != "words" and corpus is None:
+        raise FitlamError("--tokenizer sentencepiece trains its subwords on your corpus: give --corpus too")
+    if vocab_size is not None: p = load_preset(preset, **{**overrides, "max_vocab": vocab_size})
     rank, world_size = init_distributed(p.device)
     p = load_preset(preset, **{**overrides, "device": process_device(p.device)}) if world_size > 1 else p
     checkpoint = Path(out) / "checkpoints" / f"pretrain_{'bwd' if backwards else 'fwd'}.pt"
@@ -224,10 +227,11 @@ def pretrain_command(preset: str = "demo", out: str | Path = "models/general_eng
         barrier()   # (the other processes wait: a refused folder stops them all, through torchrun)
         with lock_run_folder(out) if rank == 0 else contextlib.nullcontext():   # a second pretrain into it: an error
             return _pretrain_into(Path(out).expanduser(), p, checkpoint, backwards, epochs, argv, preset, resume,
-                                  corpus, text_col, encoding, rank, world_size)
+                                  corpus, text_col, encoding, rank, world_size, tokenizer)
     finally: finish_distributed()
 
-def pretrain_data(out: Path, p, corpus, text_col, encoding, backwards: bool, rank: int, world_size: int) -> dict | None:
+def pretrain_data(out: Path, p, corpus, text_col, encoding, backwards: bool, rank: int, world_size: int,
+                  tokenizer: str = "words") -> dict | None:
     "Stage 1's data: your corpus (rank 0 prepares it into OUT/corpus/), the embedded one split over processes, or None (the default)."
     from fitlam.distributed import barrier
     if corpus is None:
@@ -235,14 +239,14 @@ def pretrain_data(out: Path, p, corpus, text_col, encoding, backwards: bool, ran
         from fitlam.pretrain import embedded_lm_data
         return embedded_lm_data(p, backwards, rank, world_size)
     from fitlam.corpus import TokenCorpus, corpus_lm_loaders, prepare_corpus
-    if rank == 0: prepare_corpus(corpus, out / "corpus", p.max_vocab, p.min_freq, text_col, encoding)
+    if rank == 0: prepare_corpus(corpus, out / "corpus", p.max_vocab, p.min_freq, text_col, encoding, tokenizer=tokenizer)
     barrier()
     prepared = TokenCorpus(out / "corpus")
     train, valid = corpus_lm_loaders(prepared, p, backwards, rank, world_size)
     return {"vocab": prepared.vocab, "train": train, "valid": valid, "corpus": str(corpus), "prepared": prepared.manifest}
 
 def _pretrain_into(out, p, checkpoint, backwards, epochs, argv, preset, resume, corpus=None, text_col=None,
-                   encoding=None, rank: int = 0, world_size: int = 1) -> dict:
+                   encoding=None, rank: int = 0, world_size: int = 1, tokenizer: str = "words") -> dict:
     "The body of `pretrain_command`, holding the folder's lock (rank 0)."
     from fitlam.distributed import distributed_callbacks
     from fitlam.pipeline import spend_checkpoint, stage_callbacks
@@ -250,7 +254,7 @@ def _pretrain_into(out, p, checkpoint, backwards, epochs, argv, preset, resume, 
     from fitlam.learner import Learner
     from fitlam.pretrain import lm_config, load_lm, pretrain_lm, save_lm
     record = LRRecord()
-    data = pretrain_data(out, p, corpus, text_col, encoding, backwards, rank, world_size)
+    data = pretrain_data(out, p, corpus, text_col, encoding, backwards, rank, world_size, tokenizer)
     minutes = p.get("checkpoint_minutes", 0)
     callbacks = (stage_callbacks(checkpoint, "pretrain", record, resume, minutes=minutes) if world_size == 1 else
                  distributed_callbacks(checkpoint, "pretrain", record, rank, world_size, p.seed, resume, minutes))
@@ -264,6 +268,7 @@ def _pretrain_into(out, p, checkpoint, backwards, epochs, argv, preset, resume, 
                            f"training tokens; WikiText-103 has 103M), embedding started from {p.word_vectors} word vectors.",
             # the batch is global: world_size processes each read bs / world_size of its rows
             "world_size": world_size, "rows_per_process": p.bs // world_size, "global_batch_tokens": p.bs * p.bptt,
+            "tokenizer": run["vocab"].kind,
             "peak_lr": p.pretrain_lr}
     if data is not None and "prepared" in data: card["corpus_prepared"] = {k: v for k, v in data["prepared"].items() if k != "settings"}
     save_lm(out, run["model"], run["vocab"], lm_config(p, backwards))
@@ -341,7 +346,8 @@ EXAMPLES = {
   fitlam pretrain --preset demo --out models/general_english_fwd      (the shipped forward LM's recipe)
   fitlam pretrain --preset demo --backwards --out models/general_english_bwd
   fitlam pretrain --corpus books/ --out lms/books_fwd                  (your own corpus: .txt files, or a CSV with --text-col)
-  torchrun --nproc_per_node=2 -m fitlam pretrain --corpus books/ --out lms/books_fwd   (2 GPUs or CPU processes)""",
+  torchrun --nproc_per_node=2 -m fitlam pretrain --corpus books/ --out lms/books_fwd   (2 GPUs or CPU processes)
+  fitlam pretrain --corpus romans/ --tokenizer sentencepiece --vocab-size 8000 --out lms/fr_fwd   (subwords, any language)""",
     "finetune-lm": """examples:
   fitlam finetune-lm --out lms/imdb_fwd                   the shipped LM, fine-tuned on the embedded IMDb texts
   fitlam finetune-lm --data tweets.csv --text-col tweet --out lms/tweets_fwd
@@ -416,6 +422,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "of .txt files, or a CSV/TSV/Parquet file (with --text-col); tokenised into OUT/corpus/ (resumable)")
     pre.add_argument("--text-col", help="the column holding the text, when --corpus is a table")
     pre.add_argument("--encoding", help="the corpus's text encoding, e.g. latin-1 (default: UTF-8)")
+    pre.add_argument("--tokenizer", choices=["words", "sentencepiece"], default="words",
+                     help="words (the kit's English word tokenizer) or sentencepiece (unigram subwords trained on --corpus, "
+                          "for any language; MultiFiT)")
+    pre.add_argument("--vocab-size", type=int, help="the vocabulary size (default: the preset's max_vocab)")
     fine = add_command(sub, "finetune-lm", "stage 2: fine-tune a pretrained LM on the task's (or your) texts")
     add_run_options(fine, "folder for the fine-tuned LM (required)", out_required=True)
     fine.add_argument("--data", metavar="FILE_OR_DIR", help="your texts (default: the preset's embedded task)")
@@ -456,7 +466,8 @@ def dispatch(args, argv: list[str]) -> None:
         predict_command(args.model, args.data, args.out, args.text_col, args.overwrite, args.encoding)
     elif args.command == "pretrain":
         pretrain_command(args.preset, args.out, args.backwards, args.epochs, args.overwrite, argv=argv, resume=args.resume,
-                         corpus=args.corpus, text_col=args.text_col, encoding=args.encoding, **parse_sets(args.set))
+                         corpus=args.corpus, text_col=args.text_col, encoding=args.encoding, tokenizer=args.tokenizer,
+                         vocab_size=args.vocab_size, **parse_sets(args.set))
     elif args.command == "finetune-lm":
         finetune_command(args.out, args.preset, args.data, args.text_col, args.unlabelled, args.valid, args.pretrained,
                          args.backwards, args.overwrite, parse_sets(args.set))

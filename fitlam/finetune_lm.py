@@ -50,9 +50,10 @@ def finetune_lm(model: LanguageModel, vocab: Vocab, config: dict, train_texts, v
     seed_everything(p.seed)
     start = time.time()
     backwards = bool(config.get("backwards", False))
-    train_tokens, valid_tokens = tokenize_corpus(train_texts), tokenize_corpus(valid_texts)
-    new_vocab = Vocab.build(train_tokens, p.max_vocab, p.min_freq)
-    vectors = load_word_vectors(p.word_vectors) if p.word_vectors != "none" else None
+    # cut the texts as the LM's vocabulary does (words, or its SentencePiece subwords: appendix 20)
+    train_tokens, valid_tokens = vocab.tokenize(train_texts), vocab.tokenize(valid_texts)
+    new_vocab = vocab.for_target(train_tokens, p.max_vocab, p.min_freq)   # words: the target's own; subwords: the same
+    vectors = load_word_vectors(p.word_vectors) if p.word_vectors != "none" and vocab.kind == "words" else None
     model, counts = lm_for_vocab(model, vocab, new_vocab, config, vectors)
     train_dl, valid_dl = lm_loaders(numericalize_docs(train_tokens, new_vocab),
                                     numericalize_docs(valid_tokens, new_vocab), p, backwards)

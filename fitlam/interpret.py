@@ -16,7 +16,6 @@ import torch
 from .classifier import Classifier, TextClassifier
 from .core import FitlamError, evaluating
 from .loaders import pad_left
-from .tokenize import tokenize
 
 # %% auto #0
 __all__ = ['ATTENTION_METHODS', 'METHOD_LABELS', 'METHOD_NAMES', 'BLUES', 'is_backwards', 'text_tokens', 'pad_right',
@@ -32,7 +31,7 @@ def text_tokens(classifier: Classifier, text: str) -> tuple[list[str], np.ndarra
     "The tokens of `text` in the text's order, and the ids the model reads (reversed for a backwards classifier)."
     if not isinstance(text, str) or not text.strip():
         raise FitlamError("there is no text to explain; give a non-empty string, e.g. a review")
-    tokens = tokenize(text)
+    tokens = classifier.vocab.tokenize([text], cache=False)[0]   # as the classifier reads it: words, or subwords
     ids = classifier.vocab.numericalize(tokens)
     return tokens, (ids[::-1].copy() if is_backwards(classifier.model) else ids)
 

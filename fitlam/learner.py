@@ -326,7 +326,7 @@ def _hidden_states(model: nn.Module) -> list:
     return [m.hidden for m in model.modules() if hasattr(m, "hidden") and hasattr(m, "reset")]
 
 def unwrapped(model: nn.Module) -> nn.Module:
-    "The model itself, out of the DistributedDataParallel wrapper that trains it on several processes (appendix 21)."
+    "The model itself, out of the DistributedDataParallel wrapper that trains it on several processes (appendix 22)."
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 def save_checkpoint(self: Learner, path: str | Path, hidden: list | None = None, **extra) -> Path:

@@ -297,7 +297,7 @@ class ResumeFrom(Callback):
 
 def classifier_docs(texts, vocab) -> list[np.ndarray]:
     "Token ids of each text (tokenised with the cache; an empty text becomes a lone xxunk so it can still be read)."
-    docs = numericalize_docs(tokenize_corpus(list(texts)), vocab)
+    docs = numericalize_docs(vocab.tokenize(list(texts)), vocab)
     return [doc if len(doc) else np.array([vocab.unk_idx]) for doc in docs]
 
 def usable_checkpoint(path) -> bool:

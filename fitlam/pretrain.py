@@ -86,7 +86,7 @@ def embedded_lm_data(p: Preset, backwards: bool = False, rank: int = 0, world_si
 def pretrain_lm(preset: Preset | None = None, backwards: bool = False, epochs: int | None = None,
                 progress: bool = True, cbs=(), record: LRRecord | None = None, data: dict | None = None) -> dict:
     """Stage 1: train an AWD-LSTM LM on `data` (vocab, train, valid loaders, corpus name; default: the preset's
-    embedded corpus, or your own from appendix notebook 20). Returns model, vocab, learner, LR record, metrics."""
+    embedded corpus, or your own from appendix notebook 21). Returns model, vocab, learner, LR record, metrics."""
     p = preset if preset is not None else load_preset()
     seed_everything(p.seed)
     start = time.time()
@@ -94,7 +94,8 @@ def pretrain_lm(preset: Preset | None = None, backwards: bool = False, epochs: i
     vocab, train_dl, valid_dl = data["vocab"], data["train"], data["valid"]
     model = awd_lstm_lm(len(vocab), p)
     n_vectors = 0
-    if p.word_vectors != "none": n_vectors = init_embedding_from_vectors(model, vocab, *load_word_vectors(p.word_vectors))
+    if p.word_vectors != "none" and vocab.kind == "words":   # (word vectors don't fit subword pieces)
+        n_vectors = init_embedding_from_vectors(model, vocab, *load_word_vectors(p.word_vectors))
     learn = lm_learner(model, train_dl, valid_dl, p, p.pretrain_lr, progress=progress, cbs=cbs)
     groups = layer_groups(model)
     epochs = epochs if epochs is not None else p.pretrain_epochs
@@ -123,6 +124,8 @@ def save_lm(folder: str | Path, model: LanguageModel, vocab: Vocab, config: dict
     folder = Path(folder)
     weights = {k: (v.half() if half and v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
     state = {"format": LM_FORMAT, "config": config, "itos": vocab.itos, "state_dict": weights}
+    if vocab.kind == "sentencepiece":   # the model that cuts text into its pieces travels with the LM (appendix 20)
+        state["sentencepiece"] = torch.frombuffer(bytearray(vocab.model_bytes), dtype=torch.uint8)
     with atomic_path(folder / "model.pt") as tmp: torch.save(state, tmp)
     if card is not None:
         with atomic_path(folder / "card.json") as tmp: tmp.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
@@ -146,6 +149,10 @@ def load_lm(folder: str | Path, device=None) -> tuple[LanguageModel, Vocab, dict
     if not all(isinstance(word, str) for word in state["itos"]): raise FitlamError(damaged % "its vocabulary is not a list of words")
     if not all(torch.is_tensor(v) for v in state["state_dict"].values()): raise FitlamError(damaged % "its weights are not all tensors")
     vocab, config = Vocab(state["itos"]), state["config"]
+    if torch.is_tensor(state.get("sentencepiece")):
+        from fitlam.subword import SubwordVocab
+        vocab = SubwordVocab(state["sentencepiece"].numpy().tobytes())
+        if vocab.itos != state["itos"]: raise FitlamError(damaged % "its pieces and its SentencePiece model disagree")
     model = awd_lstm_lm(len(vocab), config)
     try: model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["state_dict"].items()})
     except RuntimeError as e:   # missing, unexpected or wrongly shaped tensors
@@ -178,8 +185,12 @@ def lm_for_vocab(model: LanguageModel, vocab: Vocab, new_vocab: Vocab, config: d
     old_rows = state["encoder.embedding.weight"]
     rows, n_known = remap_rows(old_rows, vocab.itos, new_vocab.itos)
     n_mapped = 0
+    W = None
     if word_vectors is not None:
-        W, _ = fit_vector_map(old_rows, vocab.itos, *word_vectors)
+        try: W, _ = fit_vector_map(old_rows, vocab.itos, *word_vectors)
+        except FitlamError as e:   # e.g. an LM of another language: its words are not GloVe's
+            print(f"note: {e}; every new word starts from the mean row")
+    if W is not None:
         known = set(vocab.itos)
         glove, found = vector_rows(new_vocab.itos, *word_vectors)
         fresh = found & torch.tensor([w not in known for w in new_vocab.itos])
@@ -208,11 +219,12 @@ def detokenize(tokens) -> str:
 def generate(model: LanguageModel, vocab: Vocab, prompt: str, n_words: int = 30, temperature: float = 0.8,
              top_k: int | None = 40, seed: int | None = 0) -> str:
     "Continue `prompt` with `n_words` sampled tokens; returns the prompt and the continuation as text."
-    ids = vocab.numericalize(tokenize(prompt))
+    prompt_tokens = vocab.tokenize([prompt], cache=False)[0]
     generator = None if seed is None else torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-    new = sample_next_ids(model, ids, n_words, temperature, top_k, generator,
+    new = sample_next_ids(model, vocab.numericalize(prompt_tokens), n_words, temperature, top_k, generator,
                           banned_ids=[vocab.unk_idx, vocab.pad_idx, vocab.stoi[BOS]])
-    return detokenize(tokenize(prompt) + vocab.decode(new.cpu()))
+    tokens = prompt_tokens + vocab.decode(new.cpu())
+    return vocab.detokenize(tokens) if vocab.kind == "sentencepiece" else detokenize(tokens)
 
 # %% ../nbs/07_pretrain.ipynb #496f61c0
 def shipped_lm_dir(direction: str = "fwd") -> Path:

@@ -630,6 +630,15 @@ class Vocab:
         self.stoi = {token: i for i, token in enumerate(itos)}
 
     unk_idx, pad_idx = SPECIAL_TOKENS.index(UNK), SPECIAL_TOKENS.index(PAD)
+    kind = "words"   # how texts become tokens: this notebook's word tokenizer (appendix 20: "sentencepiece" subwords)
+
+    def tokenize(self, texts, cache: bool = True, n_workers: int | None = None) -> list[list[str]]:
+        "The tokens of each of `texts`, cut the way this vocabulary's tokens were (here: `tokenize_corpus`)."
+        return tokenize_corpus(list(texts), n_workers=n_workers) if cache else tokenize_texts(texts, n_workers)
+
+    def for_target(self, token_lists, max_vocab: int, min_freq: int) -> Vocab:
+        "The vocabulary stage 2 uses on a target corpus: built from its own words (the LM's rows follow, notebook 08)."
+        return Vocab.build(token_lists, max_vocab, min_freq)
 
     @classmethod
     def build(cls, token_lists: Iterable[Sequence[str]], max_vocab: int = 60000, min_freq: int = 2) -> Vocab:
@@ -690,4 +699,7 @@ class Vocab:
             raise FitlamError(f"{path} is not a readable vocabulary file ({e})") from None
         if not isinstance(data, dict) or data.get("format") != "fitlam-vocab" or not isinstance(data.get("itos"), list):
             raise FitlamError(f"{path} is not a fitlam vocabulary file (expected JSON with format 'fitlam-vocab')")
+        if "sentencepiece" in data:   # a subword vocabulary carries its SentencePiece model (appendix notebook 20)
+            from fitlam.subword import SubwordVocab
+            return SubwordVocab.from_saved(data, path)
         return cls(data["itos"])

@@ -20,7 +20,6 @@ import torch
 from .core import FitlamError, evaluating, read_json_object
 from .learner import Callback
 from .schedules import LRRecord, design_lr_table, discriminative_lrs, group_names, lr_at, plot_lrs
-from .tokenize import tokenize
 
 # %% auto #0
 __all__ = ['SCHEDULE_CHOICES', 'EXPLORER_DEFAULTS', 'LOSS_METRICS', 'VALUE_FORMATS', 'new_figure', 'figure_png', 'explorer_table',
@@ -353,7 +352,7 @@ def next_token_probs(model, vocab, prompt: str, k: int = 10, temperature: float 
     "The k most likely next tokens after `prompt` and their probabilities under softmax(logits / temperature)."
     if k < 1: raise FitlamError(f"k must be at least 1, got {k}")
     if not temperature > 0: raise FitlamError(f"temperature must be > 0, got {temperature}")
-    ids = torch.as_tensor(vocab.numericalize(tokenize(prompt)), dtype=torch.long)   # xxbos first, even for ""
+    ids = torch.as_tensor(vocab.numericalize(vocab.tokenize([prompt], cache=False)[0]), dtype=torch.long)   # xxbos first, even for ""
     with evaluating(model):
         model.reset()
         try: logits = model(ids[None].to(next(model.parameters()).device))[0][0, -1].float()
