@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .core import FitlamError, atomic_path, cache_dir, env_report, get_device, load_preset, preset_table, read_json_object
+from .core import FitlamError, Preset, atomic_path, cache_dir, env_report, get_device, load_preset
+from .core import preset_table, read_json_object
 
 # %% auto #0
 __all__ = ['EXAMPLES', 'ALL_EXAMPLES', 'summary_lines', 'build_report', 'report_after_run', 'run_pipeline', 'train_command',
@@ -288,8 +289,9 @@ def _pretrain_into(out, p, checkpoint, backwards, epochs, argv, preset, resume, 
 def finetune_command(out, preset: str = "demo", data=None, text_col: str = "text", unlabelled=None, valid=None,
                      pretrained: str | None = None, backwards: bool = False, overwrite: bool = False,
                      overrides: dict | None = None, progress: bool = True) -> dict:
-    "Stage 2 alone: fine-tune the starting LM on the embedded task's texts or on yours; save an LM folder."
+    "Stage 2 alone: fine-tune the starting LM on the embedded task's texts or on yours; save an LM folder. Under torchrun, on every process."
     from fitlam.data import load_task_data, load_user_data, shuffled
+    from fitlam.distributed import DistributedTraining, barrier, finish_distributed, init_distributed, process_device
     from fitlam.pipeline import (finetune_stage, lock_run_folder, preset_for_sources, pretrain_stage, resolve_pretrained,
                                  starting_lm_for)
     p = load_preset(preset, **(overrides or {}))
@@ -307,14 +309,23 @@ def finetune_command(out, preset: str = "demo", data=None, text_col: str = "text
         task = {"train": texts[["text"]], "valid": valid_df[["text"]], "unlabelled": extra[["text"]]}
     source = resolve_pretrained(pretrained, [tag], p)[tag]
     p = preset_for_sources(p, {tag: source})   # WT103's weights bring their own size (1152 hidden)
-    out = check_out_dir(out, overwrite)
-    with lock_run_folder(out):   # a second writer into the same folder gets a one-line error
-        start = starting_lm_for(p, backwards, source, task, progress)
-        if start is None:
-            run = pretrain_stage(p, backwards, None, progress=progress)
-            start = run["model"], run["vocab"], run["config"]
-        tuned = finetune_stage(*start, task, p, backwards, out, progress)
+    rank, world_size = init_distributed(p.device)
+    if world_size > 1: p = Preset({**p, "device": process_device(p.device)})
+    try:
+        if rank == 0: out = check_out_dir(out, overwrite)
+        barrier()
+        with lock_run_folder(out) if rank == 0 else contextlib.nullcontext():   # a second writer: a one-line error
+            start = starting_lm_for(p, backwards, source, task, progress and rank == 0)
+            if start is None:
+                run = pretrain_stage(p, backwards, None, progress=progress and rank == 0)
+                start = run["model"], run["vocab"], run["config"]
+            # several processes: each trains on its rows, gradients averaged; only rank 0 saves (folder None elsewhere)
+            cbs = [DistributedTraining(rank, world_size, p.seed)] if world_size > 1 else []
+            tuned = finetune_stage(*start, task, p, backwards, Path(out) if rank == 0 else None, progress and rank == 0,
+                                   cbs=cbs, rank=rank, world_size=world_size)
+    finally: finish_distributed()
     m = tuned["stage"]["metrics"]
+    if rank != 0: return m
     print(f"saved to {out}: validation perplexity {m['valid_perplexity_before']:.1f} before fine-tuning, "
           f"{m['valid_perplexity']:.1f} after; {m['wall_s']:.0f}s on {m['device']}")
     return m

@@ -44,8 +44,10 @@ def target_corpus(task: dict) -> tuple[list[str], list[str]]:
 # %% ../nbs/08_finetune_lm.ipynb #3eaa6888
 def finetune_lm(model: LanguageModel, vocab: Vocab, config: dict, train_texts, valid_texts, preset: Preset,
                 discr_factor: float | None = None, schedule: str = "stlr", epochs: int | None = None,
-                record: LRRecord | None = None, stage: str = "finetune_lm", progress: bool = True, cbs=()) -> dict:
-    "Stage 2: fine-tune a pretrained LM on the target texts with discr + STLR. Returns model, vocab, learner, record, metrics."
+                record: LRRecord | None = None, stage: str = "finetune_lm", progress: bool = True, cbs=(),
+                rank: int = 0, world_size: int = 1) -> dict:
+    """Stage 2: fine-tune a pretrained LM on the target texts with discr + STLR. Returns model, vocab, learner, record,
+    metrics. (`rank`/`world_size`: this process's share of the rows when several train together, appendix 22.)"""
     p = preset
     seed_everything(p.seed)
     start = time.time()
@@ -56,7 +58,7 @@ def finetune_lm(model: LanguageModel, vocab: Vocab, config: dict, train_texts, v
     vectors = load_word_vectors(p.word_vectors) if p.word_vectors != "none" and vocab.kind == "words" else None
     model, counts = lm_for_vocab(model, vocab, new_vocab, config, vectors)
     train_dl, valid_dl = lm_loaders(numericalize_docs(train_tokens, new_vocab),
-                                    numericalize_docs(valid_tokens, new_vocab), p, backwards)
+                                    numericalize_docs(valid_tokens, new_vocab), p, backwards, rank, world_size)
     groups = lm_layer_groups(model)
     factor = p.discr_factor if discr_factor is None else discr_factor
     learn = lm_learner(model, train_dl, valid_dl, p, p.lm_lr, discr_factor=factor, groups=groups, progress=progress,
@@ -71,7 +73,7 @@ def finetune_lm(model: LanguageModel, vocab: Vocab, config: dict, train_texts, v
                "words_from_vectors": counts["from_vectors"], "words_mean_row": counts["mean_row"], "train_tokens": int(train_dl.n_tokens),
                "valid_perplexity_before": before["perplexity"], "valid_perplexity": after["perplexity"],
                "valid_loss": after["loss"], "valid_accuracy": after["accuracy"], "epochs": epochs,
-               "discr_factor": factor, "schedule": schedule, "wall_s": round(time.time() - start, 1),
+               "discr_factor": factor, "schedule": schedule, "wall_s": round(time.time() - start, 1), "world_size": world_size,
                "device": str(learn.device)}
     return {"model": model, "vocab": new_vocab, "config": {**config}, "learner": learn, "record": record,
             "metrics": metrics}

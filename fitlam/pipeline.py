@@ -332,7 +332,8 @@ def spend_checkpoint(checkpoint):
 
 # %% ../nbs/10_pipeline.ipynb #ca9bf429
 def finetune_stage(lm, vocab: Vocab, config: dict, task: dict, preset: Preset, backwards: bool = False, folder=None,
-                   progress: bool = True, checkpoint=None, resume: bool = False, cbs=()) -> dict:
+                   progress: bool = True, checkpoint=None, resume: bool = False, cbs=(), rank: int = 0,
+                   world_size: int = 1) -> dict:
     "Stage 2 (`finetune_lm`) on the task's texts; saves the fine-tuned LM into `folder`, resumable by epoch."
     p, name = preset, f"finetune_lm_{'bwd' if backwards else 'fwd'}"
     start_stage(folder)
@@ -340,7 +341,7 @@ def finetune_stage(lm, vocab: Vocab, config: dict, task: dict, preset: Preset, b
     record = LRRecord()
     callbacks = stage_callbacks(checkpoint, name, record, resume, cbs, p.get("checkpoint_minutes", 0))
     tuned = finetune_lm(lm, vocab, config, lm_train, lm_valid, p, record=record, stage=name, progress=progress,
-                        cbs=callbacks)
+                        cbs=callbacks, rank=rank, world_size=world_size)
     history = stage_history(tuned["learner"].history, name)
     metrics = {**tuned["metrics"], **final_losses(history)}
     if folder is not None:

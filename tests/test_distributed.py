@@ -95,3 +95,21 @@ def test_a_two_process_checkpoint_resumes_on_one(corpus_file, tmp_path):
     pd.testing.assert_series_equal(a.lr, b.lr)
     assert (a.loss - b.loss).abs().max() < 1e-3
     assert json.loads((cut / "card.json").read_text())["world_size"] == 1
+
+
+def test_finetune_lm_on_two_processes_takes_one_process_steps(corpus_file, tmp_path):
+    "`torchrun -m fitlam finetune-lm`: every step's loss as with one process and the same global batch (dropout off)."
+    run(pretrain_cmd(1, corpus_file, tmp_path / "lm", "--set", "drop_mult=0"))
+    texts = tmp_path / "texts.csv"
+    pd.DataFrame({"text": [t.replace("\n", " ") for t in corpus_file.read_text().split("\n\n")][::-1]}).to_csv(texts, index=False)
+    folders = {}
+    for n_procs in (1, 2):
+        launcher = [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"] if n_procs > 1 else [PYTHON]
+        folders[n_procs] = tmp_path / f"tuned_{n_procs}"
+        run(launcher + ["-m", "fitlam", "finetune-lm", "--data", str(texts), "--pretrained", str(tmp_path / "lm"),
+                        "--preset", "quick", "--set", "drop_mult=0", "--out", str(folders[n_procs])])
+    one, two = (steps(folders[n]).groupby("step").loss.first() for n in (1, 2))
+    assert len(one) == len(two) > 50
+    assert (one - two).abs().max() < 1e-4
+    marker = json.loads((folders[2] / "stage.json").read_text())
+    assert marker["metrics"]["world_size"] == 2
