@@ -203,7 +203,8 @@ def check_out_dir(out: str | Path, overwrite: bool = False) -> Path:
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir(): raise FitlamError(f"{out} is a file; give a folder")
     if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FitlamError(f"{out} is not empty; choose another --out or pass --overwrite")
+        raise FitlamError(f"{out} is not empty; choose another --out or pass --overwrite (pretrain: --resume continues "
+                          "an interrupted one)")
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -213,41 +214,43 @@ def pretrain_command(preset: str = "demo", out: str | Path = "models/general_eng
                      tokenizer: str = "words", vocab_size: int | None = None, **overrides) -> dict:
     """Run stage 1 — on the embedded corpus, or on your `corpus` (prepared into OUT/corpus/) — and save the model
     folder (a checkpoint in OUT/checkpoints/ after every epoch; `resume` continues it). Under torchrun, on every process."""
-    from fitlam.distributed import barrier, finish_distributed, init_distributed, process_device
+    from fitlam.corpus import prepare_corpus
+    from fitlam.distributed import clear_marks, finish_distributed, init_distributed, process_device, ready_first
     from fitlam.pipeline import lock_run_folder
     p = load_preset(preset, **overrides)
     if tokenizer != "words" and corpus is None:
         raise FitlamError("--tokenizer sentencepiece trains its subwords on your corpus: give --corpus too")
     if vocab_size is not None: p = load_preset(preset, **{**overrides, "max_vocab": vocab_size})
-    rank, world_size = init_distributed(p.device)
-    p = load_preset(preset, **{**overrides, "device": process_device(p.device)}) if world_size > 1 else p
     checkpoint = Path(out) / "checkpoints" / f"pretrain_{'bwd' if backwards else 'fwd'}.pt"
+    first = int(os.environ.get("RANK", "0")) == 0   # (torchrun says who is rank 0 before the processes join up)
     try:
         started = checkpoint.is_file() or (Path(out) / "corpus").is_dir()   # a checkpoint, or a corpus being prepared
-        if rank == 0: check_out_dir(out, overwrite or (resume and started))
-        barrier()   # (the other processes wait: a refused folder stops them all, through torchrun)
-        with lock_run_folder(out) if rank == 0 else contextlib.nullcontext():   # a second pretrain into it: an error
-            return _pretrain_into(Path(out).expanduser(), p, checkpoint, backwards, epochs, argv, preset, resume,
-                                  corpus, text_col, encoding, rank, world_size, tokenizer)
+        if first: check_out_dir(out, overwrite or (resume and started))   # (refused: torchrun stops the others too)
+        with lock_run_folder(out) if first else contextlib.nullcontext():   # a second pretrain into it: an error
+            if corpus is not None:   # before joining up: preparing may take hours, longer than a collective may wait
+                ready_first(lambda: prepare_corpus(corpus, Path(out) / "corpus", p.max_vocab, p.min_freq, text_col,
+                                                   encoding, tokenizer=tokenizer), Path(out), "corpus", others=lambda: None)
+            rank, world_size = init_distributed(p.device)
+            if world_size > 1: p = Preset({**p, "device": process_device(p.device)})
+            card = _pretrain_into(Path(out).expanduser(), p, checkpoint, backwards, epochs, argv, preset, resume,
+                                  corpus, rank, world_size)
+            if rank == 0: clear_marks(out)
+            return card
     finally: finish_distributed()
 
-def pretrain_data(out: Path, p, corpus, text_col, encoding, backwards: bool, rank: int, world_size: int,
-                  tokenizer: str = "words") -> dict | None:
-    "Stage 1's data: your corpus (rank 0 prepares it into OUT/corpus/), the embedded one split over processes, or None (the default)."
-    from fitlam.distributed import barrier
+def pretrain_data(out: Path, p, corpus, backwards: bool, rank: int, world_size: int) -> dict | None:
+    "Stage 1's data: your corpus (prepared in OUT/corpus/), the embedded one split over processes, or None (the default)."
     if corpus is None:
         if world_size == 1: return None
         from fitlam.pretrain import embedded_lm_data
         return embedded_lm_data(p, backwards, rank, world_size)
-    from fitlam.corpus import TokenCorpus, corpus_lm_loaders, prepare_corpus
-    if rank == 0: prepare_corpus(corpus, out / "corpus", p.max_vocab, p.min_freq, text_col, encoding, tokenizer=tokenizer)
-    barrier()
+    from fitlam.corpus import TokenCorpus, corpus_lm_loaders
     prepared = TokenCorpus(out / "corpus")
     train, valid = corpus_lm_loaders(prepared, p, backwards, rank, world_size)
     return {"vocab": prepared.vocab, "train": train, "valid": valid, "corpus": str(corpus), "prepared": prepared.manifest}
 
-def _pretrain_into(out, p, checkpoint, backwards, epochs, argv, preset, resume, corpus=None, text_col=None,
-                   encoding=None, rank: int = 0, world_size: int = 1, tokenizer: str = "words") -> dict:
+def _pretrain_into(out, p, checkpoint, backwards, epochs, argv, preset, resume, corpus=None, rank: int = 0,
+                   world_size: int = 1) -> dict:
     "The body of `pretrain_command`, holding the folder's lock (rank 0)."
     from fitlam.distributed import distributed_callbacks
     from fitlam.pipeline import spend_checkpoint, stage_callbacks
@@ -255,7 +258,7 @@ def _pretrain_into(out, p, checkpoint, backwards, epochs, argv, preset, resume, 
     from fitlam.learner import Learner
     from fitlam.pretrain import lm_config, load_lm, pretrain_lm, save_lm
     record = LRRecord()
-    data = pretrain_data(out, p, corpus, text_col, encoding, backwards, rank, world_size, tokenizer)
+    data = pretrain_data(out, p, corpus, backwards, rank, world_size)
     minutes = p.get("checkpoint_minutes", 0)
     callbacks = (stage_callbacks(checkpoint, "pretrain", record, resume, minutes=minutes) if world_size == 1 else
                  distributed_callbacks(checkpoint, "pretrain", record, rank, world_size, p.seed, resume, minutes))
@@ -291,7 +294,8 @@ def finetune_command(out, preset: str = "demo", data=None, text_col: str = "text
                      overrides: dict | None = None, progress: bool = True) -> dict:
     "Stage 2 alone: fine-tune the starting LM on the embedded task's texts or on yours; save an LM folder. Under torchrun, on every process."
     from fitlam.data import load_task_data, load_user_data, shuffled
-    from fitlam.distributed import DistributedTraining, barrier, finish_distributed, init_distributed, process_device
+    from fitlam.distributed import (DistributedTraining, clear_marks, finish_distributed, init_distributed, process_device,
+                                    ready_first)
     from fitlam.pipeline import (finetune_stage, lock_run_folder, preset_for_sources, pretrain_stage, resolve_pretrained,
                                  starting_lm_for)
     p = load_preset(preset, **(overrides or {}))
@@ -307,13 +311,14 @@ def finetune_command(out, preset: str = "demo", data=None, text_col: str = "text
             texts, valid_df = rows.iloc[n_valid:], rows.iloc[:n_valid]
         extra = load_user_data(unlabelled, text_col, None) if unlabelled is not None else texts.iloc[:0]
         task = {"train": texts[["text"]], "valid": valid_df[["text"]], "unlabelled": extra[["text"]]}
-    source = resolve_pretrained(pretrained, [tag], p)[tag]
+    first = int(os.environ.get("RANK", "0")) == 0   # (torchrun says who is rank 0 before the processes join up)
+    if first: out = check_out_dir(out, overwrite)
+    # rank 0 first (a download), then the others from the cache; before joining up, so no collective waits on it
+    source = ready_first(lambda: resolve_pretrained(pretrained, [tag], p)[tag], Path(out), "pretrained")
     p = preset_for_sources(p, {tag: source})   # WT103's weights bring their own size (1152 hidden)
     rank, world_size = init_distributed(p.device)
     if world_size > 1: p = Preset({**p, "device": process_device(p.device)})
     try:
-        if rank == 0: out = check_out_dir(out, overwrite)
-        barrier()
         with lock_run_folder(out) if rank == 0 else contextlib.nullcontext():   # a second writer: a one-line error
             start = starting_lm_for(p, backwards, source, task, progress and rank == 0)
             if start is None:
@@ -323,6 +328,7 @@ def finetune_command(out, preset: str = "demo", data=None, text_col: str = "text
             cbs = [DistributedTraining(rank, world_size, p.seed)] if world_size > 1 else []
             tuned = finetune_stage(*start, task, p, backwards, Path(out) if rank == 0 else None, progress and rank == 0,
                                    cbs=cbs, rank=rank, world_size=world_size)
+            if rank == 0: clear_marks(out)
     finally: finish_distributed()
     m = tuned["stage"]["metrics"]
     if rank != 0: return m

@@ -126,7 +126,7 @@ def divergence_message(self: Learner, what: str, value: float) -> str:
     "Where training diverged, at which learning rate, what to do, and which checkpoint is kept."
     lrs = sorted({g["lr"] for g in self.opt.param_groups if g["lr"] > 0}) or [0.0]
     rate = f"learning rate {lrs[0]:.3g}" if len(lrs) == 1 else f"learning rates {lrs[0]:.3g} to {lrs[-1]:.3g}"
-    kept = [cb.path for cb in self.cbs if type(cb).__name__ == "CheckpointCallback" and Path(cb.path).is_file()]
+    kept = [cb.path for cb in self.cbs if isinstance(cb, CheckpointCallback) and Path(cb.path).is_file()]
     return (f"training diverged: the {what} became {value} at optimiser step {self.step + 1} (epoch {self.epoch}, "
             f"batch {self.iter}) with {rate}; lower the learning rate (fitlam run/train: --set lm_lr=..., clf_lr=... "
             "or pretrain_lr=...) and train again" + (f"; the last good checkpoint is kept: {kept[0]}" if kept else ""))
@@ -147,7 +147,8 @@ def one_batch(self: Learner, xb, yb):
     self.scaler.scale(self.loss).backward()
     self.scaler.unscale_(self.opt)
     norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.clip) if self.clip else None
-    finite = torch.isfinite(self.loss.detach())
+    # raw_loss too: with several processes it is the whole batch's (appendix 22), so all of them stop together
+    finite = torch.isfinite(self.loss.detach()) & torch.isfinite(self.raw_loss)
     if norm is not None and not self.scaler.is_enabled(): finite = finite & torch.isfinite(norm)
     if not finite.item():   # (one sync with the device per step, which `fit` makes anyway to report the loss)
         loss = self.loss.item()

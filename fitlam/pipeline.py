@@ -292,7 +292,7 @@ class ResumeFrom(Callback):
     def __init__(self, path, record: LRRecord): self.path, self.record = Path(path), record
     def before_fit(self, learn):
         extra = learn.load_checkpoint(self.path)
-        self.record.rows[:] = extra["lr_rows"]
+        self.record.rows[:] = LRRecord(extra["lr_rows"]).rows   # (rows saved before a column was added get NaN)
         print(f"resuming {extra.get('stage', 'training')} from {self.path} after epoch {learn.epoch} (step {learn.step})")
 
 def classifier_docs(texts, vocab) -> list[np.ndarray]:

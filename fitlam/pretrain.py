@@ -151,7 +151,8 @@ def load_lm(folder: str | Path, device=None) -> tuple[LanguageModel, Vocab, dict
     vocab, config = Vocab(state["itos"]), state["config"]
     if torch.is_tensor(state.get("sentencepiece")):
         from fitlam.subword import SubwordVocab
-        vocab = SubwordVocab(state["sentencepiece"].numpy().tobytes())
+        try: vocab = SubwordVocab(state["sentencepiece"].numpy().tobytes())
+        except (RuntimeError, OSError, ValueError): raise FitlamError(damaged % "its SentencePiece model is unreadable") from None
         if vocab.itos != state["itos"]: raise FitlamError(damaged % "its pieces and its SentencePiece model disagree")
     model = awd_lstm_lm(len(vocab), config)
     try: model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["state_dict"].items()})

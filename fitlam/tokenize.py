@@ -697,9 +697,10 @@ class Vocab:
             raise FitlamError(f"no vocabulary file at {path}; build one with Vocab.build and save it") from None
         except (OSError, ValueError) as e:
             raise FitlamError(f"{path} is not a readable vocabulary file ({e})") from None
-        if not isinstance(data, dict) or data.get("format") != "fitlam-vocab" or not isinstance(data.get("itos"), list):
+        formats = ("fitlam-vocab", "fitlam-subword-vocab")
+        if not isinstance(data, dict) or data.get("format") not in formats or not isinstance(data.get("itos"), list):
             raise FitlamError(f"{path} is not a fitlam vocabulary file (expected JSON with format 'fitlam-vocab')")
-        if "sentencepiece" in data:   # a subword vocabulary carries its SentencePiece model (appendix notebook 20)
+        if data["format"] == "fitlam-subword-vocab":   # a subword vocabulary carries its SentencePiece model (appendix notebook 20)
             from fitlam.subword import SubwordVocab
             return SubwordVocab.from_saved(data, path)
         return cls(data["itos"])

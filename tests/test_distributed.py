@@ -1,6 +1,6 @@
-"""Stage 1 on several processes (torch.distributed, gloo on this CPU): `torchrun --nproc_per_node=2 -m fitlam pretrain`
-resumes exactly after being killed, and a checkpoint written by two processes resumes on one. (That two processes take
-the steps one process takes is shown and checked in nbs/21_distributed.ipynb.)"""
+"""Stages 1 and 2 on several processes (torch.distributed, gloo on this CPU): `torchrun --nproc_per_node=2 -m fitlam
+pretrain` resumes exactly after being stopped, a checkpoint written by two processes resumes on one, and `finetune-lm`
+on two processes takes one process's steps. (That pretraining does too is shown and checked in nbs/22_distributed.ipynb.)"""
 import json
 import os
 import signal
