@@ -183,6 +183,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'fitlam.corpus.prepare_corpus': ('corpus.html#prepare_corpus', 'fitlam/corpus.py'),
                                'fitlam.corpus.read_shard': ('corpus.html#read_shard', 'fitlam/corpus.py'),
                                'fitlam.corpus.settings_changes': ('corpus.html#settings_changes', 'fitlam/corpus.py'),
+                               'fitlam.corpus.shard_record': ('corpus.html#shard_record', 'fitlam/corpus.py'),
                                'fitlam.corpus.shard_texts': ('corpus.html#shard_texts', 'fitlam/corpus.py'),
                                'fitlam.corpus.subword_model': ('corpus.html#subword_model', 'fitlam/corpus.py'),
                                'fitlam.corpus.subword_shard': ('corpus.html#subword_shard', 'fitlam/corpus.py'),

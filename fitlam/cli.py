@@ -217,10 +217,9 @@ def pretrain_command(preset: str = "demo", out: str | Path = "models/general_eng
     from fitlam.corpus import prepare_corpus
     from fitlam.distributed import clear_marks, finish_distributed, init_distributed, process_device, ready_first
     from fitlam.pipeline import lock_run_folder
-    p = load_preset(preset, **overrides)
     if tokenizer != "words" and corpus is None:
         raise FitlamError("--tokenizer sentencepiece trains its subwords on your corpus: give --corpus too")
-    if vocab_size is not None: p = load_preset(preset, **{**overrides, "max_vocab": vocab_size})
+    p = load_preset(preset, **{**overrides, **({} if vocab_size is None else {"max_vocab": vocab_size})})
     checkpoint = Path(out) / "checkpoints" / f"pretrain_{'bwd' if backwards else 'fwd'}.pt"
     first = int(os.environ.get("RANK", "0")) == 0   # (torchrun says who is rank 0 before the processes join up)
     try:

@@ -289,9 +289,9 @@ def pretrain_stage(preset: Preset, backwards: bool = False, folder=None, resume:
 # %% ../nbs/10_pipeline.ipynb #57c63c58
 class ResumeFrom(Callback):
     "Before training starts, restore the learner and the LR record from a checkpoint written by CheckpointCallback."
-    def __init__(self, path, record: LRRecord): self.path, self.record = Path(path), record
+    def __init__(self, path, record: LRRecord): self.path, self.record, self.extra = Path(path), record, {}
     def before_fit(self, learn):
-        extra = learn.load_checkpoint(self.path)
+        self.extra = extra = learn.load_checkpoint(self.path)   # (kept: other callbacks may read it, e.g. appendix 22's)
         self.record.rows[:] = LRRecord(extra["lr_rows"]).rows   # (rows saved before a column was added get NaN)
         print(f"resuming {extra.get('stage', 'training')} from {self.path} after epoch {learn.epoch} (step {learn.step})")
 
