@@ -38,7 +38,7 @@ from fitlam.data import load_dataset  # noqa: E402
 from fitlam.finetune_lm import finetune_lm, starting_lm  # noqa: E402
 from fitlam.learner import Callback  # noqa: E402
 from fitlam.loaders import Labels, pad_left, sorted_batches  # noqa: E402
-from fitlam.pipeline import classifier_docs  # noqa: E402
+from fitlam.classifier import text_ids  # noqa: E402
 from fitlam.pretrain import load_lm, save_lm, shipped_lm_dir  # noqa: E402
 
 
@@ -46,7 +46,7 @@ from fitlam.pretrain import load_lm, save_lm, shipped_lm_dir  # noqa: E402
 def layer_features(lm, vocab, texts, keep: int = 400) -> dict[str, np.ndarray]:
     "Mean-, max- and mean+max-pooled outputs of every layer (0 = embedding) over each text's last `keep` tokens."
     encoder = lm.encoder.eval()
-    docs = [doc[-keep:] for doc in classifier_docs(texts, vocab)]
+    docs = [doc[-keep:] for doc in text_ids(texts, vocab)]
     out = {}
     for batch in sorted_batches(np.array([len(doc) for doc in docs]), 64):
         ids = pad_left([docs[i] for i in batch], PAD_IDX)

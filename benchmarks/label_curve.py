@@ -41,14 +41,15 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from fitlam.classifier import Classifier, load_encoder_from_lm, masked_concat_pool, text_classifier, train_classifier
+from fitlam.classifier import (Classifier, load_encoder_from_lm, masked_concat_pool, text_classifier, text_ids,
+                               train_classifier)
 from fitlam.cli import parse_sets
 from fitlam.core import cache_dir, load_preset, seed_everything
 from fitlam.data import load_dataset, sha256_file
 from fitlam.finetune_lm import finetune_lm, starting_lm
 from fitlam.pretrain import load_lm, save_lm, shipped_lm_dir
 from fitlam.loaders import ClassifierLoader, Labels, pad_left, sorted_batches
-from fitlam.pipeline import classifier_docs, glove_mean_baseline, predict_probs, tfidf_baseline
+from fitlam.pipeline import glove_mean_baseline, tfidf_baseline
 
 ROWS = ("tfidf", "glove_mean", "scratch", "fitlam_fwd", "fitlam_ensemble", "probe_fwd")
 
@@ -108,7 +109,7 @@ def work_key(p, pool: int) -> str:
 
 def train_one(p, vocab, labels, train, valid_dl, lm=None, backwards=False) -> Classifier:
     "A classifier on `train`: from the fine-tuned `lm` with the preset's recipe, or from scratch (all layers at once)."
-    dl = ClassifierLoader(classifier_docs(train.text, vocab), labels.encode(train.label), p.clf_bs, shuffle=True,
+    dl = ClassifierLoader(text_ids(train.text, vocab), labels.encode(train.label), p.clf_bs, shuffle=True,
                           seed=p.seed, backwards=backwards)
     seed_everything(p.seed)
     model = text_classifier(len(vocab), len(labels), p, backwards=backwards)
@@ -153,7 +154,7 @@ def main(argv=None):
     vocab = lms["fwd"]["vocab"]
     probe = None
     position = {index: i for i, index in enumerate(pool.index)}
-    valid_dls = {tag: ClassifierLoader(classifier_docs(valid.text, tuned["vocab"]), labels.encode(valid.label), p.clf_bs,
+    valid_dls = {tag: ClassifierLoader(text_ids(valid.text, tuned["vocab"]), labels.encode(valid.label), p.clf_bs,
                                        shuffle=False, backwards=tag == "bwd") for tag, tuned in lms.items()}
 
     results = {name: {n: [] for n in counts} for name in ROWS}
@@ -168,8 +169,8 @@ def main(argv=None):
                 if probe is None:
                     probe_model = text_classifier(len(vocab), len(labels), p)
                     load_encoder_from_lm(probe_model, lms["fwd"]["model"])
-                    probe = {"pool": concat_pool_features(probe_model, classifier_docs(pool.text, vocab)),
-                             "test": concat_pool_features(probe_model, classifier_docs(test.text, vocab))}
+                    probe = {"pool": concat_pool_features(probe_model, text_ids(pool.text, vocab)),
+                             "test": concat_pool_features(probe_model, text_ids(test.text, vocab))}
                 t0 = time.time()
                 train = draw_labels(pool, n, seed=draw)
                 rows_at = [position[i] for i in train.index]
@@ -178,9 +179,9 @@ def main(argv=None):
                          "glove_mean": glove_mean_baseline(train.text, train.label, test.text, test.label, p.seed)["accuracy"],
                          "probe_fwd": probe_accuracy(probe["pool"][rows_at], y, probe["test"], test_y, p.seed)}
                 scratch = train_one(p, vocab, labels, train, valid_dls["fwd"])
-                score["scratch"] = float(np.mean(predict_probs(scratch, test.text).argmax(1) == test_y))
-                probs = {tag: predict_probs(train_one(p, tuned["vocab"], labels, train, valid_dls[tag], tuned["model"],
-                                                      backwards=tag == "bwd"), test.text) for tag, tuned in lms.items()}
+                score["scratch"] = float(np.mean(scratch.probs(test.text, cache=True).argmax(1) == test_y))
+                probs = {tag: train_one(p, tuned["vocab"], labels, train, valid_dls[tag], tuned["model"],
+                                        backwards=tag == "bwd").probs(test.text, cache=True) for tag, tuned in lms.items()}
                 score["fitlam_fwd"] = float(np.mean(probs["fwd"].argmax(1) == test_y))
                 score["fitlam_ensemble"] = float(np.mean(np.mean(list(probs.values()), 0).argmax(1) == test_y))
                 score["seconds"] = round(time.time() - t0)

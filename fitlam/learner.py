@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from fastprogress.fastprogress import master_bar, progress_bar
 from torch import nn
 
-from .core import FitlamError, atomic_path, get_device, live_bars
+from .core import FitlamError, atomic_path, evaluating, get_device, live_bars
 
 # %% auto #0
 __all__ = ['EVENTS', 'PLAIN_PROGRESS_EVERY_S', 'CHECKPOINT_FORMAT', 'logits_of', 'cross_entropy_flat', 'accuracy', 'perplexity',
@@ -170,24 +170,25 @@ Learner.one_batch = one_batch
 def validate(self: Learner, dl=None) -> dict:
     "Mean loss, perplexity and metrics on `dl` (default: the validation loader), in eval mode."
     dl = dl if dl is not None else self.valid_dl
-    was_training, self.training = self.model.training, False
-    self.model.eval(); self.reset_model()
-    self.callback("before_validate")
-    totals, count = {"loss": 0.0, **{m.__name__: 0.0 for m in self.metrics}}, 0
-    for xb, yb in dl:
-        xb, yb = xb.to(self.device), yb.to(self.device)
-        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            pred = self.model(xb)
-            n = yb.numel()
-            totals["loss"] += self.loss_func(pred, yb).item() * n
-            for m in self.metrics: totals[m.__name__] += float(m(pred, yb)) * n
-        count += n
-    if count == 0: raise FitlamError("the validation data produced no batches; give it more text or a smaller bs")
-    result = {k: v / count for k, v in totals.items()}
-    result["perplexity"] = perplexity(result["loss"])
-    self.valid_result = result
-    self.callback("after_validate")
-    self.model.train(was_training); self.reset_model()
+    self.training = False
+    with evaluating(self.model):   # eval mode, and back to the mode it was in afterwards — even after an error
+        self.reset_model()
+        self.callback("before_validate")
+        totals, count = {"loss": 0.0, **{m.__name__: 0.0 for m in self.metrics}}, 0
+        for xb, yb in dl:
+            xb, yb = xb.to(self.device), yb.to(self.device)
+            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+                pred = self.model(xb)
+                n = yb.numel()
+                totals["loss"] += self.loss_func(pred, yb).item() * n
+                for m in self.metrics: totals[m.__name__] += float(m(pred, yb)) * n
+            count += n
+        if count == 0: raise FitlamError("the validation data produced no batches; give it more text or a smaller bs")
+        result = {k: v / count for k, v in totals.items()}
+        result["perplexity"] = perplexity(result["loss"])
+        self.valid_result = result
+        self.callback("after_validate")
+    self.reset_model()   # training continues from fresh hidden states
     return result
 
 Learner.validate = validate

@@ -19,31 +19,31 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .classifier import Classifier, load_encoder_from_lm, predict_ids, text_classifier, train_classifier
+from .classifier import (Classifier, load_encoder_from_lm, prediction_frame, text_classifier, text_ids,
+                               train_classifier)
 from .core import (FitlamError, Preset, atomic_path, read_json_object, get_device, load_preset, repo_root, seed_everything,
                          watching_writes)
-from .data import (check_disjoint, check_labels, download_dataset, label_to_str, load_task_data, load_user_data, load_word_vectors,
-                         remove_texts,
-                         sha256_file, split_user_data)
+from .data import (SPLITS, check_disjoint, check_labels, download_dataset, label_to_str, load_task_data,
+                         load_user_data, load_word_vectors, remove_texts, sha256_file, split_user_data)
 from .finetune_lm import finetune_lm, starting_lm, target_corpus
 from .learner import Callback, CheckpointCallback, UnsafeFileError, read_checkpoint
 from .loaders import ClassifierLoader, Labels
-from .pretrain import lm_config, load_lm, numericalize_docs, pretrain_lm, save_lm, wt103_lm
-from .schedules import LRRecord
+from .pretrain import lm_config, load_lm, pretrain_lm, save_lm, wt103_lm
+from .schedules import CLASSIFIER, FINETUNE_LM, PRETRAIN, LRRecord, stage_name
 from .tokenize import Vocab, tokenize_corpus
 
 # %% auto #0
 __all__ = ['WT103_SIZES', 'STAGE_MARKER', 'TOKENS_PER_WORD', 'RUN_MARKER', 'RUN_MANIFEST', 'RUN_LOCK', 'RUN_BOOKKEEPING',
-           'RESUME_NEUTRAL', 'SPLITS', 'macro_f1', 'score_labels', 'fit_tfidf', 'tfidf_baseline', 'mean_word_vectors',
+           'RESUME_NEUTRAL', 'macro_f1', 'score_labels', 'fit_tfidf', 'tfidf_baseline', 'mean_word_vectors',
            'glove_mean_baseline', 'user_task', 'task_line', 'preset_for_sources', 'find_lm_dirs', 'resolve_pretrained',
            'starting_lm_for', 'stage_folder', 'finish_stage', 'completed_stage', 'read_stage', 'start_stage',
            'stage_history', 'final_losses', 'relabel', 'read_lm_stage', 'save_lm_stage', 'pretrain_stage', 'ResumeFrom',
-           'classifier_docs', 'usable_checkpoint', 'checkpoint_path', 'stage_callbacks', 'spend_checkpoint',
-           'finetune_stage', 'classifier_stage', 'seconds_per_token', 'run_estimate', 'estimate_line', 'run_direction',
-           'predict_probs', 'score', 'evaluate', 'prediction_table', 'is_run_folder', 'run_files', 'record_run_file',
-           'lock_run_folder', 'run_inputs', 'check_run_location', 'clear_run_folder', 'config_differences',
-           'check_run_folder', 'prepare_run_folder', 'holding_run_folder', 'run_folder', 'saved_task', 'run_fitlam',
-           'run_stages', 'write_run', 'load_run_classifiers', 'predict_run']
+           'usable_checkpoint', 'checkpoint_path', 'stage_callbacks', 'spend_checkpoint', 'finetune_stage',
+           'classifier_stage', 'seconds_per_token', 'run_estimate', 'estimate_line', 'run_direction', 'score',
+           'evaluate', 'prediction_table', 'is_run_folder', 'run_files', 'record_run_file', 'lock_run_folder',
+           'run_inputs', 'check_run_location', 'clear_run_folder', 'config_differences', 'check_run_folder',
+           'prepare_run_folder', 'holding_run_folder', 'run_folder', 'saved_task', 'run_fitlam', 'run_stages',
+           'write_run', 'load_run_classifiers', 'predict_run']
 
 # %% ../nbs/10_pipeline.ipynb #c0e2c274
 def macro_f1(y_true, y_pred) -> float:
@@ -275,7 +275,7 @@ def save_lm_stage(folder, name: str, p: Preset, model, vocab, config, metrics, h
 def pretrain_stage(preset: Preset, backwards: bool = False, folder=None, resume: bool = False,
                    progress: bool = True) -> dict:
     "Stage 1 (`pretrain_lm`) into `folder`; resuming, a finished one is read back instead."
-    p, name = preset, f"pretrain_{'bwd' if backwards else 'fwd'}"
+    p, name = preset, stage_name(PRETRAIN, backwards)
     if resume and (done := read_lm_stage(folder, p)) is not None: return done
     start_stage(folder)
     run = pretrain_lm(p, backwards=backwards, progress=progress)
@@ -294,11 +294,6 @@ class ResumeFrom(Callback):
         self.extra = extra = learn.load_checkpoint(self.path)   # (kept: other callbacks may read it, e.g. appendix 22's)
         self.record.rows[:] = LRRecord(extra["lr_rows"]).rows   # (rows saved before a column was added get NaN)
         print(f"resuming {extra.get('stage', 'training')} from {self.path} after epoch {learn.epoch} (step {learn.step})")
-
-def classifier_docs(texts, vocab) -> list[np.ndarray]:
-    "Token ids of each text (tokenised with the cache; an empty text becomes a lone xxunk so it can still be read)."
-    docs = numericalize_docs(vocab.tokenize(list(texts)), vocab)
-    return [doc if len(doc) else np.array([vocab.unk_idx]) for doc in docs]
 
 def usable_checkpoint(path) -> bool:
     "True if `path` holds a checkpoint to resume from; a damaged one is reported and deleted, an unsafe one stops the run."
@@ -335,7 +330,7 @@ def finetune_stage(lm, vocab: Vocab, config: dict, task: dict, preset: Preset, b
                    progress: bool = True, checkpoint=None, resume: bool = False, cbs=(), rank: int = 0,
                    world_size: int = 1) -> dict:
     "Stage 2 (`finetune_lm`) on the task's texts; saves the fine-tuned LM into `folder`, resumable by epoch."
-    p, name = preset, f"finetune_lm_{'bwd' if backwards else 'fwd'}"
+    p, name = preset, stage_name(FINETUNE_LM, backwards)
     start_stage(folder)
     lm_train, lm_valid = target_corpus(task)
     record = LRRecord()
@@ -354,12 +349,12 @@ def finetune_stage(lm, vocab: Vocab, config: dict, task: dict, preset: Preset, b
 def classifier_stage(lm, vocab: Vocab, task: dict, labels: Labels, preset: Preset, backwards: bool = False,
                      folder=None, checkpoint=None, resume: bool = False, progress: bool = True, cbs=()) -> dict:
     "Stage 3 (`train_classifier`) on the fine-tuned encoder; saves the Classifier into `folder`, resumable by epoch."
-    p, name = preset, f"classifier_{'bwd' if backwards else 'fwd'}"
+    p, name = preset, stage_name(CLASSIFIER, backwards)
     if resume and (done := read_stage(folder)) is not None:
         print(f"{name}: done in {folder}, skipped")
         return {"classifier": Classifier.load(folder, device=p.device), "stage": done}
     start_stage(folder)
-    docs = {split: classifier_docs(task[split].text, vocab) for split in ("train", "valid")}
+    docs = {split: text_ids(task[split].text, vocab) for split in ("train", "valid")}
     y = {split: labels.encode(task[split].label) for split in ("train", "valid")}
     train_dl = ClassifierLoader(docs["train"], y["train"], p.clf_bs, shuffle=True, seed=p.seed, backwards=backwards)
     valid_dl = ClassifierLoader(docs["valid"], y["valid"], p.clf_bs, shuffle=False, backwards=backwards)
@@ -462,19 +457,13 @@ def run_direction(task: dict, labels: Labels, preset: Preset, backwards: bool = 
     return {"classifier": clf["classifier"], "stages": stages, "metrics": metrics}
 
 # %% ../nbs/10_pipeline.ipynb #3764562c
-def predict_probs(classifier: Classifier, texts) -> np.ndarray:
-    "Class probabilities (n, classes) of `classifier` for `texts`, tokenised as in training."
-    docs = classifier_docs(texts, classifier.vocab)
-    if classifier.model.config.get("backwards"): docs = [d[::-1].copy() for d in docs]
-    return predict_ids(classifier.model, docs)[1]
-
 def score(probs: np.ndarray, labels, classes: Labels) -> dict:
     "Accuracy and macro-F1 of the argmax of `probs` against string `labels`."
     return score_labels(classes.decode(probs.argmax(1)), labels)
 
 def evaluate(classifier: Classifier, texts, labels) -> tuple[dict, np.ndarray]:
     "Accuracy and macro-F1 of `classifier` on `texts`; also returns the probabilities (n, classes)."
-    probs = predict_probs(classifier, texts)
+    probs = classifier.probs(texts, cache=True)
     return score(probs, labels, classifier.labels), probs
 
 def prediction_table(test: pd.DataFrame, probs: dict, classes: Labels, baseline=None) -> pd.DataFrame:
@@ -648,8 +637,6 @@ def run_folder(out, config: dict, resume: bool = False, overwrite: bool = False)
     with holding_run_folder(out): yield prepare_run_folder(out, config, resume, overwrite)
 
 # %% ../nbs/10_pipeline.ipynb #2f6bc7ec
-SPLITS = ("train", "valid", "test", "unlabelled")
-
 def saved_task(task: dict, folder: Path, resume: bool = False) -> dict:
     "Save `task`'s splits into `folder` (resuming: keep the saved ones) and return them as read back from there."
     folder = Path(folder)
@@ -747,9 +734,5 @@ def load_run_classifiers(folder, device="cpu") -> dict[str, Classifier]:
 
 def predict_run(classifiers: dict[str, Classifier], texts) -> pd.DataFrame:
     "Per text: the `prediction` (averaging the classifiers' probabilities) and `prob_<class>` for every class."
-    texts = ["" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text) for text in texts]
-    probs = np.mean([predict_probs(c, texts) for c in classifiers.values()], axis=0)
-    labels = next(iter(classifiers.values())).labels
-    table = pd.DataFrame(probs, columns=[f"prob_{c}" for c in labels.classes])
-    table.insert(0, "prediction", labels.decode(probs.argmax(1)))
-    return table
+    probs = np.mean([c.probs(texts, cache=True) for c in classifiers.values()], axis=0)
+    return prediction_frame(probs, next(iter(classifiers.values())).labels)

@@ -18,12 +18,13 @@ import pandas as pd
 
 from . import __version__
 from .core import FitlamError, atomic_path, read_json_object
+from .schedules import CLASSIFIER, FINETUNE_LM, group_names, stage_name, stage_of
 
 # %% auto #0
 __all__ = ['MODEL_NAMES', 'SECTIONS', 'STYLE', 'read_run', 'figure_grid', 'figure_img', 'html_table', 'model_table',
-           'stage_table', 'summary_section', 'group_names_for', 'lr_figure', 'lr_section', 'perplexity_before',
-           'curves_figure', 'curves_section', 'confusion', 'plot_confusion', 'confusion_figure', 'confusion_section',
-           'pick_examples', 'attention_section', 'render_section', 'report_html', 'write_report']
+           'stage_table', 'summary_section', 'lr_figure', 'lr_section', 'perplexity_before', 'curves_figure',
+           'curves_section', 'confusion', 'plot_confusion', 'confusion_figure', 'confusion_section', 'pick_examples',
+           'attention_section', 'render_section', 'report_html', 'write_report']
 
 # %% ../nbs/13_report.ipynb #3dde114f
 def read_run(run_dir) -> dict:
@@ -128,12 +129,6 @@ def summary_section(run: dict) -> str:
     return "\n".join(parts)
 
 # %% ../nbs/13_report.ipynb #65226c80
-def group_names_for(stage: str, n_groups: int) -> list[str]:
-    "Legend names of a stage's layer groups, lowest first."
-    from fitlam.finetune_lm import lm_group_names
-    from fitlam.schedules import group_names
-    return lm_group_names(n_groups) if stage.startswith("finetune_lm") else group_names(n_groups)
-
 def lr_figure(run: dict):
     "One panel per stage of lr_history.csv: every layer group's learning rate at every optimiser step (None: no record)."
     from fitlam.schedules import plot_lrs
@@ -145,7 +140,7 @@ def lr_figure(run: dict):
     fig, axes = figure_grid(6.2 * ncols, 3.3 * nrows, ncols, nrows)
     for ax, stage in zip(axes, stages):
         rows = lrs[lrs.stage == stage]
-        plot_lrs(rows, ax=ax, names=group_names_for(stage, int(rows.group.max()) + 1), title=stage)
+        plot_lrs(rows, ax=ax, names=group_names(int(rows.group.max()) + 1, stage), title=stage)
     for ax in axes[len(stages):]: ax.set_visible(False)
     return fig
 
@@ -160,7 +155,7 @@ def perplexity_before(metrics: dict) -> dict[str, float]:
     before = {}
     for tag in ("fwd", "bwd"):
         value = metrics.get(tag, {}).get("finetune_lm", {}).get("valid_perplexity_before")
-        if value is not None: before[f"finetune_lm_{tag}"] = float(value)
+        if value is not None: before[stage_name(FINETUNE_LM, tag == "bwd")] = float(value)
     return before
 
 def curves_figure(run: dict):
@@ -168,7 +163,7 @@ def curves_figure(run: dict):
     from fitlam.widgets import plot_loss_curves
     history = run["history"]
     if history is None or not len(history): return None
-    is_classifier = history.stage.str.startswith("classifier")
+    is_classifier = history.stage.map(stage_of) == CLASSIFIER
     panels = [(kind, rows) for kind, rows in (("lm", history[~is_classifier]), ("classifier", history[is_classifier]))
               if len(rows)]
     fig, axes = figure_grid(6.2 * len(panels), 3.6, len(panels))

@@ -20,12 +20,13 @@ from torch import nn
 from .core import FitlamError, atomic_path
 
 # %% auto #0
-__all__ = ['ULMFIT_FACTOR', 'FITLAM_V1_MULT', 'DISCR_RULES', 'SCHEDULES', 'CYCLES', 'DEFAULT_CYCLE', 'LR_COLUMNS',
-           'discriminative_lrs', 'group_names', 'owned_parameters', 'param_groups', 'slanted_triangular',
-           'cosine_annealing', 'warmup_reverse_annealing', 'one_cycle', 'constant', 'lr_at', 'set_lrs', 'set_trainable',
-           'freeze_to', 'unfreeze_all', 'frozen_groups', 'reset_state', 'PlanEpoch', 'all_layers_plan',
-           'gradual_unfreezing_plan', 'chain_thaw_plan', 'cycle_spans', 'stretch_plan', 'epochs_for_budget', 'LRRecord',
-           'design_lr_table', 'plot_lrs', 'steps_per_epoch', 'PlanCallback', 'fit_plan']
+__all__ = ['ULMFIT_FACTOR', 'FITLAM_V1_MULT', 'DISCR_RULES', 'PRETRAIN', 'FINETUNE_LM', 'CLASSIFIER', 'SCHEDULES', 'CYCLES',
+           'DEFAULT_CYCLE', 'LR_COLUMNS', 'discriminative_lrs', 'stage_name', 'stage_of', 'group_names',
+           'owned_parameters', 'param_groups', 'slanted_triangular', 'cosine_annealing', 'warmup_reverse_annealing',
+           'one_cycle', 'constant', 'lr_at', 'set_lrs', 'set_trainable', 'freeze_to', 'unfreeze_all', 'frozen_groups',
+           'reset_state', 'PlanEpoch', 'all_layers_plan', 'gradual_unfreezing_plan', 'chain_thaw_plan', 'cycle_spans',
+           'stretch_plan', 'epochs_for_budget', 'LRRecord', 'design_lr_table', 'plot_lrs', 'steps_per_epoch',
+           'PlanCallback', 'fit_plan']
 
 # %% ../nbs/06_schedules.ipynb #154bb58c
 ULMFIT_FACTOR = 2.6   # final paper: η^(l-1) = η^l / 2.6
@@ -51,10 +52,26 @@ def discriminative_lrs(lr_top: float, n_groups: int, factor: float | None = None
     return lrs[::-1]
 
 # %% ../nbs/06_schedules.ipynb #023a0a31
-def group_names(n_groups: int) -> list[str]:
-    "Names for an AWD-LSTM's layer groups, lowest first: embedding, LSTM 1 … LSTM n−2, head."
+PRETRAIN, FINETUNE_LM, CLASSIFIER = "pretrain", "finetune_lm", "classifier"   # FitLaM's three stages
+
+def stage_name(stage: str, backwards: bool = False) -> str:
+    "What logs, run folders and reports call `stage` trained in one direction, e.g. 'finetune_lm_bwd'."
+    return f"{stage_of(stage)}_{'bwd' if backwards else 'fwd'}"
+
+def stage_of(name: str) -> str:
+    "The stage a logged name belongs to: 'finetune_lm_bwd' -> 'finetune_lm' (a name without a direction is the stage)."
+    stage = name.removesuffix("_fwd").removesuffix("_bwd")
+    if stage not in (PRETRAIN, FINETUNE_LM, CLASSIFIER):
+        raise FitlamError(f"'{name}' is not a FitLaM stage: use {PRETRAIN}, {FINETUNE_LM} or {CLASSIFIER} (+ _fwd or _bwd)")
+    return stage
+
+def group_names(n_groups: int, stage: str = CLASSIFIER) -> list[str]:
+    """Names of a stage's layer groups, lowest first. The classifier's: embedding, LSTM 1 … LSTM n−2, head; stage 1's
+    the same with the decoder on top. Stage 2 (notebook 08) puts the tied embedding + decoder on top, as fastai does."""
+    stage = stage_of(stage)
+    if stage == FINETUNE_LM: return [f"LSTM {i + 1}" for i in range(n_groups - 1)] + ["embedding + decoder"]
     if n_groups == 1: return ["head"]
-    return ["embedding"] + [f"LSTM {i}" for i in range(1, n_groups - 1)] + ["head"]
+    return ["embedding"] + [f"LSTM {i}" for i in range(1, n_groups - 1)] + ["decoder" if stage == PRETRAIN else "head"]
 
 # %% ../nbs/06_schedules.ipynb #f616671c
 def owned_parameters(layer_groups: Sequence[nn.Module]) -> list[list[nn.Parameter]]:

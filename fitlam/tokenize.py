@@ -637,7 +637,7 @@ class Vocab:
         return tokenize_corpus(list(texts), n_workers=n_workers) if cache else tokenize_texts(texts, n_workers)
 
     def for_target(self, token_lists, max_vocab: int, min_freq: int) -> Vocab:
-        "The vocabulary stage 2 uses on a target corpus: built from its own words (the LM's rows follow, notebook 08)."
+        "The vocabulary stage 2 uses on a target corpus: built from its own words (the LM's rows follow: `lm_for_vocab`, nb 07)."
         return Vocab.build(token_lists, max_vocab, min_freq)
 
     @classmethod

@@ -19,7 +19,8 @@ import torch
 
 from .core import FitlamError, evaluating, read_json_object
 from .learner import Callback
-from .schedules import LRRecord, design_lr_table, discriminative_lrs, group_names, lr_at, plot_lrs
+from .schedules import (FINETUNE_LM, PRETRAIN, LRRecord, design_lr_table, discriminative_lrs, group_names, lr_at,
+                              plot_lrs, stage_of)
 
 # %% auto #0
 __all__ = ['SCHEDULE_CHOICES', 'EXPLORER_DEFAULTS', 'LOSS_METRICS', 'VALUE_FORMATS', 'new_figure', 'figure_png', 'explorer_table',
@@ -190,10 +191,10 @@ def plot_run_vs_design(lrs: LRRecord | pd.DataFrame, design: pd.DataFrame, ax, l
 
 def run_lr_settings(preset_values: Mapping, stage: str) -> dict:
     "base_lr and factor a stage of a run was given, from its preset values (config.json, or an LM card's preset_values)."
-    if stage.startswith("pretrain"): return {"base_lr": preset_values["pretrain_lr"], "factor": 1.0}
-    if stage.startswith("finetune_lm"): return {"base_lr": preset_values["lm_lr"], "factor": preset_values["discr_factor"]}
-    if stage.startswith("classifier"): return {"base_lr": preset_values["clf_lr"], "factor": preset_values["discr_factor"]}
-    raise FitlamError(f"don't know which learning rate stage '{stage}' used; pass base_lr= and factor= yourself")
+    try: kind = stage_of(stage)
+    except FitlamError: raise FitlamError(f"don't know which learning rate stage '{stage}' used; pass base_lr= and factor= yourself") from None
+    if kind == PRETRAIN: return {"base_lr": preset_values["pretrain_lr"], "factor": 1.0}
+    return {"base_lr": preset_values["lm_lr" if kind == FINETUNE_LM else "clf_lr"], "factor": preset_values["discr_factor"]}
 
 def load_run_lrs(folder: str | Path) -> tuple[pd.DataFrame, dict]:
     "A run folder's (or a shipped LM's) lr_history.csv and the preset values it ran with (config.json / card.json)."

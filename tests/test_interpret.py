@@ -82,7 +82,7 @@ def test_explain_matches_predict_and_leaves_gradients_alone(clf):
         result = explain(clf, TEXTS[0], method)
         assert set(result) == {"tokens", "scores", "label", "prob", "method"} and result["method"] == method
         table = clf.predict(TEXTS[0])
-        assert result["label"] == table.label[0]
+        assert result["label"] == table.prediction[0]
         assert result["prob"] == pytest.approx(table[f"prob_{result['label']}"][0], abs=1e-5)
     assert all(q.grad is None for q in clf.model.parameters())
     with pytest.raises(FitlamError, match="unknown attention method"):
