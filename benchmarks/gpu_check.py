@@ -34,7 +34,8 @@ from pathlib import Path
 import torch
 
 import fitlam.learner as learner
-from fitlam.awd_lstm import AWDLSTM, bf16_lstm_works, fastai_key_map
+from fitlam.awd_lstm import AWDLSTM, bf16_lstm_works
+from fitlam.wt103 import fastai_key_map
 from fitlam.core import device_name, load_preset
 from fitlam.learner import Callback
 

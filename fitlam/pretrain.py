@@ -235,7 +235,7 @@ def shipped_lm_dir(direction: str = "fwd") -> Path:
 # %% ../nbs/07_pretrain.ipynb #7e35ab3c
 def wt103_lm(new_vocab: Vocab, preset: Preset, direction: str = "fwd", progress: bool = True) -> LanguageModel:
     "fastai's WT103 AWD-LSTM (downloaded once), remapped to `new_vocab`; needs a paper-sized preset such as colab."
-    from fitlam.awd_lstm import load_fastai_weights
+    from fitlam.wt103 import load_fastai_weights   # (appendix 23: fastai's file layout)
     from fitlam.data import fetch_online
     folder = fetch_online(f"wt103-{direction}", progress=progress)
     weights = sorted(folder.rglob("*.pth")); itos = sorted(folder.rglob("*.pkl"))

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 import fitlam.data as data
-from fitlam.awd_lstm import AWDLSTM, fastai_key_map
+from fitlam.awd_lstm import AWDLSTM
+from fitlam.wt103 import fastai_key_map
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_cli import call  # noqa: E402  (`fitlam ARGV` in this process: exit status, stdout, stderr)
