@@ -189,7 +189,8 @@ def replaced_bytes(path) -> int:
 # %% ../nbs/14_cli.ipynb #d330b8df
 def download_command(what: str) -> list[Path]:
     "`fitlam download imdb|wt103|all`: fetch (once, resumable, checked) what the online presets use; -> the folders."
-    from fitlam.data import download_dataset, fetch_online, imdb_full_folder
+    from fitlam.data import imdb_full_folder
+    from fitlam.downloads import download_dataset, fetch_online
     folders = []
     if what in ("imdb", "all"):
         download_dataset("imdb_full"); folders.append(imdb_full_folder())

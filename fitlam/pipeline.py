@@ -23,8 +23,9 @@ from .classifier import (Classifier, load_encoder_from_lm, prediction_frame, tex
                                train_classifier)
 from .core import (FitlamError, Preset, atomic_path, read_json_object, get_device, load_preset, repo_root, seed_everything,
                          watching_writes)
-from .data import (SPLITS, check_disjoint, check_labels, download_dataset, label_to_str, load_task_data,
-                         load_user_data, load_word_vectors, remove_texts, sha256_file, split_user_data)
+from .data import (SPLITS, check_disjoint, check_labels, label_to_str, load_task_data, load_user_data,
+                         load_word_vectors, sha256_file, split_user_data)
+from .downloads import download_dataset, remove_texts
 from .finetune_lm import finetune_lm, starting_lm, target_corpus
 from .learner import Callback, CheckpointCallback, UnsafeFileError, read_checkpoint
 from .loaders import ClassifierLoader, Labels

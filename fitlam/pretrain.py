@@ -236,7 +236,7 @@ def shipped_lm_dir(direction: str = "fwd") -> Path:
 def wt103_lm(new_vocab: Vocab, preset: Preset, direction: str = "fwd", progress: bool = True) -> LanguageModel:
     "fastai's WT103 AWD-LSTM (downloaded once), remapped to `new_vocab`; needs a paper-sized preset such as colab."
     from fitlam.wt103 import load_fastai_weights   # (appendix 23: fastai's file layout)
-    from fitlam.data import fetch_online
+    from fitlam.downloads import fetch_online   # (appendix 24)
     folder = fetch_online(f"wt103-{direction}", progress=progress)
     weights = sorted(folder.rglob("*.pth")); itos = sorted(folder.rglob("*.pkl"))
     if not weights or not itos:

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import fitlam.data as data
+import fitlam.downloads as downloads
 from fitlam.core import FitlamError, data_dir, load_preset
 
 SPLITS = {"general_english": ["train", "valid"], "imdb_sample": ["train", "valid", "test", "unlabelled"],
@@ -422,14 +423,14 @@ def test_load_fastai_imdb_layout(tmp_path, unsup_inside_train):
         (root / sub).mkdir(parents=True)
         for i, t in enumerate(texts): (root / sub / f"{i}_7.txt").write_text(t)
     (root / "train" / "labeledBow.feat").write_text("ignored")
-    splits = data.load_fastai_imdb(root)
+    splits = downloads.load_fastai_imdb(root)
     assert splits["train"].to_dict("list") == {"text": ["n1", "p1", "p2"], "label": ["neg", "pos", "pos"]}
     assert splits["test"]["label"].tolist() == ["neg", "neg", "pos"]
     assert splits["unlabelled"]["text"].tolist() == ["u1", "u2", "u3"]
-    assert data.load_fastai_imdb(tmp_path)["train"].equals(splits["train"])  # the parent of imdb/ works too
+    assert downloads.load_fastai_imdb(tmp_path)["train"].equals(splits["train"])  # the parent of imdb/ works too
     shutil.rmtree(root / "test" / "neg")
     with pytest.raises(FitlamError, match="test/neg/ is missing"):
-        data.load_fastai_imdb(root)
+        downloads.load_fastai_imdb(root)
 
 
 def test_labels_are_normalised_one_way(tmp_path, capsys):

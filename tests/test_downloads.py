@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import fitlam.data as data
+import fitlam.downloads as downloads
 from fitlam.core import FitlamError
 
 
@@ -108,16 +109,16 @@ def listing(folder: Path) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- the registry
 def test_online_sources_are_registered_without_invented_hashes():
-    urls = {name: src.url for name, src in data.ONLINE_SOURCES.items()}
+    urls = {name: src.url for name, src in downloads.ONLINE_SOURCES.items()}
     assert urls == {"imdb": "https://s3.amazonaws.com/fast-ai-nlp/imdb.tgz",
                     "wt103-fwd": "https://s3.amazonaws.com/fast-ai-modelzoo/wt103-fwd.tgz",
                     "wt103-bwd": "https://s3.amazonaws.com/fast-ai-modelzoo/wt103-bwd.tgz"}
-    assert all(src.sha256 is None for src in data.ONLINE_SOURCES.values())
+    assert all(src.sha256 is None for src in downloads.ONLINE_SOURCES.values())
 
 
 def test_nothing_downloads_by_default(monkeypatch):
     def no_network(*args, **kwargs): raise AssertionError("tried to open a URL")
-    monkeypatch.setattr(data.urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(downloads.urllib.request, "urlopen", no_network)
     with pytest.raises(FitlamError, match="download=True"):
         data.load_dataset("imdb_full")
     data.load_task_data(data.load_preset("quick"))  # the default dataset never touches the network
@@ -127,39 +128,39 @@ def test_nothing_downloads_by_default(monkeypatch):
 # ---------------------------------------------------------------------------------------------- download
 def test_download_verifies_and_renames(server, tmp_path):
     archive, sha = fixture_archive(server)
-    dest = data.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, progress=True)
+    dest = downloads.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, progress=True)
     assert dest == tmp_path / "cache" / "fixture.tgz"  # into cache_dir() by default
     assert dest.read_bytes() == archive.read_bytes()
     assert listing(dest.parent) == ["fixture.tgz"]  # no .part left
     # already there and still matching: no second request
     n = len(server.requests)
-    assert data.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha) == dest
+    assert downloads.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha) == dest
     assert len(server.requests) == n
 
 
 def test_download_progress_into_a_log_is_one_plain_line(server, tmp_path, capsys):
     "Outside a terminal or notebook (here stdout is a buffer, as in `... > log`) no bar is drawn: one line of text."
     archive, sha = fixture_archive(server)
-    data.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, progress=True)
+    downloads.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, progress=True)
     out = capsys.readouterr().out
     assert out == f"downloading {server.url}/fixture.tgz ({archive.stat().st_size:,} bytes)\n"
 
 
 def test_download_without_sha_checks_completeness(server, tmp_path):
     archive, _ = fixture_archive(server)
-    dest = data.download(f"{server.url}/fixture.tgz", "f.tgz", folder=tmp_path / "dl", progress=False)
+    dest = downloads.download(f"{server.url}/fixture.tgz", "f.tgz", folder=tmp_path / "dl", progress=False)
     assert dest.read_bytes() == archive.read_bytes()
 
 
 def test_download_without_sha_records_one_and_checks_reuse(server, tmp_path):
     archive, sha = fixture_archive(server)
-    dest = data.download(f"{server.url}/fixture.tgz", "f.tgz", folder=tmp_path / "dl", progress=False)
+    dest = downloads.download(f"{server.url}/fixture.tgz", "f.tgz", folder=tmp_path / "dl", progress=False)
     assert (tmp_path / "dl" / "f.tgz.sha256").read_text().strip() == sha
     n = len(server.requests)
-    assert data.download(f"{server.url}/fixture.tgz", "f.tgz", folder=tmp_path / "dl", progress=False) == dest
+    assert downloads.download(f"{server.url}/fixture.tgz", "f.tgz", folder=tmp_path / "dl", progress=False) == dest
     assert len(server.requests) == n                      # reused: it still matches its recorded hash
     dest.write_bytes(b"changed since")                    # damaged or replaced in the cache: fetched again
-    data.download(f"{server.url}/fixture.tgz", "f.tgz", folder=tmp_path / "dl", progress=False)
+    downloads.download(f"{server.url}/fixture.tgz", "f.tgz", folder=tmp_path / "dl", progress=False)
     assert len(server.requests) == n + 1 and dest.read_bytes() == archive.read_bytes()
 
 
@@ -168,20 +169,20 @@ def test_truncated_chunked_download_is_incomplete(server, tmp_path):
     fixture_archive(server)
     server.chunked, server.cut_after = True, 100_000
     with pytest.raises(FitlamError, match="interrupted after"):
-        data.download(f"{server.url}/fixture.tgz", "f.tgz", folder=tmp_path / "dl", progress=False)
+        downloads.download(f"{server.url}/fixture.tgz", "f.tgz", folder=tmp_path / "dl", progress=False)
     assert not (tmp_path / "dl" / "f.tgz").exists()
 
 
 def test_short_body_without_length_is_caught_when_extracted(server, tmp_path, monkeypatch, capsys):
     "No Content-Length, no hash: a cut body looks complete until extraction fails; then it is deleted, not reused."
     fixture_archive(server)
-    monkeypatch.setitem(data.ONLINE_SOURCES, "fixture", data.OnlineSource(f"{server.url}/fixture.tgz", None, "test"))
+    monkeypatch.setitem(downloads.ONLINE_SOURCES, "fixture", downloads.OnlineSource(f"{server.url}/fixture.tgz", None, "test"))
     server.send_length, server.cut_after = False, 100_000
     with pytest.raises(FitlamError, match="fixture.tgz .* is incomplete or damaged, so it was deleted; run again"):
-        data.fetch_online("fixture", progress=True)
+        downloads.fetch_online("fixture", progress=True)
     assert "did not say its size" in capsys.readouterr().out
     assert not (tmp_path / "cache" / "fixture.tgz").exists() and not (tmp_path / "cache" / "fixture.tgz.sha256").exists()
-    folder = data.fetch_online("fixture", progress=False)   # the next try downloads afresh and works
+    folder = downloads.fetch_online("fixture", progress=False)   # the next try downloads afresh and works
     assert listing(folder) == ["a.txt", "b"]
 
 
@@ -191,7 +192,7 @@ def test_resume_from_partial_file_uses_range(server, tmp_path):
     half = len(body) // 2
     (tmp_path / "dl").mkdir()
     (tmp_path / "dl" / "fixture.tgz.part").write_bytes(body[:half])
-    dest = data.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, folder=tmp_path / "dl", progress=False)
+    dest = downloads.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, folder=tmp_path / "dl", progress=False)
     assert dest.read_bytes() == body
     assert server.requests == [("/fixture.tgz", f"bytes={half}-")]
     assert server.bytes_sent == len(body) - half  # only the missing half travelled
@@ -203,10 +204,10 @@ def test_interrupted_download_keeps_part_and_resumes(server, tmp_path):
     body = archive.read_bytes()
     server.cut_after = 100_000
     with pytest.raises(FitlamError, match="run again to resume"):
-        data.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, folder=tmp_path / "dl", progress=False)
+        downloads.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, folder=tmp_path / "dl", progress=False)
     assert listing(tmp_path / "dl") == ["fixture.tgz.part"]  # never the real name for a partial file
     assert (tmp_path / "dl" / "fixture.tgz.part").stat().st_size == 100_000
-    dest = data.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, folder=tmp_path / "dl", progress=False)
+    dest = downloads.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, folder=tmp_path / "dl", progress=False)
     assert dest.read_bytes() == body
     assert server.requests[-1] == ("/fixture.tgz", "bytes=100000-")
 
@@ -216,7 +217,7 @@ def test_restart_when_server_ignores_range(server, tmp_path):
     server.ranges = False
     (tmp_path / "dl").mkdir()
     (tmp_path / "dl" / "fixture.tgz.part").write_bytes(b"stale bytes from some other file")
-    dest = data.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, folder=tmp_path / "dl", progress=False)
+    dest = downloads.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, folder=tmp_path / "dl", progress=False)
     assert dest.read_bytes() == archive.read_bytes()
 
 
@@ -224,7 +225,7 @@ def test_part_longer_than_file_restarts(server, tmp_path):
     archive, sha = fixture_archive(server)
     (tmp_path / "dl").mkdir()
     (tmp_path / "dl" / "fixture.tgz.part").write_bytes(b"x" * (archive.stat().st_size + 10))
-    dest = data.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, folder=tmp_path / "dl", progress=False)
+    dest = downloads.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, folder=tmp_path / "dl", progress=False)
     assert dest.read_bytes() == archive.read_bytes()
     assert [r for _, r in server.requests] == [f"bytes={archive.stat().st_size + 10}-", None]  # 416, then from 0
 
@@ -235,7 +236,7 @@ def test_corrupted_archive_is_refused_and_leaves_no_file(server, tmp_path):
     body[1000] ^= 0xFF  # the server now serves a corrupted copy
     archive.write_bytes(bytes(body))
     with pytest.raises(FitlamError, match="corrupted or not the expected file"):
-        data.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, folder=tmp_path / "dl", progress=False)
+        downloads.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, folder=tmp_path / "dl", progress=False)
     assert listing(tmp_path / "dl") == []
 
 
@@ -245,9 +246,9 @@ def test_corrupt_partial_file_is_caught_by_the_checksum(server, tmp_path):
     (tmp_path / "dl").mkdir()
     (tmp_path / "dl" / "fixture.tgz.part").write_bytes(b"\0" * 1000)  # right length prefix, wrong bytes
     with pytest.raises(FitlamError, match="sha256"):
-        data.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, folder=tmp_path / "dl", progress=False)
+        downloads.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, folder=tmp_path / "dl", progress=False)
     assert listing(tmp_path / "dl") == []  # the bad file is deleted, so a retry starts clean
-    dest = data.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, folder=tmp_path / "dl", progress=False)
+    dest = downloads.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, folder=tmp_path / "dl", progress=False)
     assert dest.read_bytes() == body
 
 
@@ -255,31 +256,31 @@ def test_stale_destination_is_replaced(server, tmp_path):
     archive, sha = fixture_archive(server)
     (tmp_path / "dl").mkdir()
     (tmp_path / "dl" / "fixture.tgz").write_bytes(b"an old, different file")
-    dest = data.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, folder=tmp_path / "dl", progress=False)
+    dest = downloads.download(f"{server.url}/fixture.tgz", "fixture.tgz", sha256=sha, folder=tmp_path / "dl", progress=False)
     assert dest.read_bytes() == archive.read_bytes()
 
 
 def test_http_and_network_errors_are_one_line(server, tmp_path):
     with pytest.raises(FitlamError, match="HTTP 404"):
-        data.download(f"{server.url}/nope.tgz", "nope.tgz", folder=tmp_path / "dl")
+        downloads.download(f"{server.url}/nope.tgz", "nope.tgz", folder=tmp_path / "dl")
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(FitlamError, match="could not reach"):
-        data.download(f"http://127.0.0.1:{port}/x.tgz", "x.tgz", folder=tmp_path / "dl", timeout=5)
+        downloads.download(f"http://127.0.0.1:{port}/x.tgz", "x.tgz", folder=tmp_path / "dl", timeout=5)
     with pytest.raises(FitlamError, match="only download http"):
-        data.download("ftp://example.com/x.tgz", "x.tgz", folder=tmp_path / "dl")
+        downloads.download("ftp://example.com/x.tgz", "x.tgz", folder=tmp_path / "dl")
     assert listing(tmp_path / "dl") == []
 
 
 # ---------------------------------------------------------------------------------------------- extract
 def test_extract_tgz_unwraps_top_folder_atomically(tmp_path):
     archive = make_tgz(tmp_path / "thing.tgz", {"a.txt": b"A", "sub/b.txt": b"B"}, top="thing")
-    dest = data.extract(archive)
+    dest = downloads.extract(archive)
     assert dest == tmp_path / "thing"
     assert (dest / "a.txt").read_bytes() == b"A" and (dest / "sub" / "b.txt").read_bytes() == b"B"
     assert listing(tmp_path) == ["thing", "thing.tgz"]  # no temporary folder left
-    assert data.extract(archive) == dest  # done already: returned as is
+    assert downloads.extract(archive) == dest  # done already: returned as is
 
 
 def test_extract_tar_gz_without_single_top_folder(tmp_path):
@@ -287,14 +288,14 @@ def test_extract_tar_gz_without_single_top_folder(tmp_path):
         for name in ("one.txt", "two.txt"):
             info = tarfile.TarInfo(name); info.size = 1
             tar.addfile(info, io.BytesIO(b"x"))
-    dest = data.extract(tmp_path / "flat.tar.gz", tmp_path / "out")
+    dest = downloads.extract(tmp_path / "flat.tar.gz", tmp_path / "out")
     assert listing(dest) == ["one.txt", "two.txt"]
 
 
 def test_extract_zip(tmp_path):
     with zipfile.ZipFile(tmp_path / "z.zip", "w") as z:
         z.writestr("z/readme.txt", "hi")
-    assert (data.extract(tmp_path / "z.zip") / "readme.txt").read_text() == "hi"
+    assert (downloads.extract(tmp_path / "z.zip") / "readme.txt").read_text() == "hi"
 
 
 def evil_tar(path: Path, info: tarfile.TarInfo, content: bytes = b"pwned") -> Path:
@@ -325,7 +326,7 @@ def test_extract_refuses_members_escaping_the_folder(tmp_path, member):
     (tmp_path / "dl").mkdir()
     archive = evil_tar(tmp_path / "dl" / "evil.tgz", member)
     with pytest.raises(FitlamError, match="refusing to extract evil.tgz"):
-        data.extract(archive)
+        downloads.extract(archive)
     assert listing(tmp_path / "dl") == ["evil.tgz"]  # no target folder, no temporary folder
     assert not (tmp_path / "evil").exists() and not Path("/tmp/fitlam-evil-absolute").exists()
 
@@ -337,7 +338,7 @@ def test_extract_refuses_a_symlink_chain(tmp_path):
     with tarfile.open(archive, "w:gz") as tar:
         for info in (link("pkg/a/l1", "l2"), link("pkg/a/l2", "../b"), link("pkg/b", "a/l1")): tar.addfile(info)
     with pytest.raises(FitlamError, match="is a symbolic link"):
-        data.extract(archive)
+        downloads.extract(archive)
     assert listing(tmp_path / "dl") == ["chain.tgz"]
 
 
@@ -345,11 +346,11 @@ def test_extract_caps_members_and_bytes(tmp_path):
     "A small archive that expands into many files or many bytes is refused before anything is written."
     many = make_tgz(tmp_path / "many.tgz", {f"f{i}.txt": b"" for i in range(50)})
     with pytest.raises(FitlamError, match="it holds 50 members, more than the 40 allowed"):
-        data.extract(many, tmp_path / "out1", max_members=40)
+        downloads.extract(many, tmp_path / "out1", max_members=40)
     huge = make_tgz(tmp_path / "huge.tgz", {"zeros.bin": bytes(2_000_000)})   # 2 MB of zeros: ~2 kB compressed
     assert huge.stat().st_size < 10_000
     with pytest.raises(FitlamError, match="expands to 2,000,000 bytes, more than the 1,000,000 allowed"):
-        data.extract(huge, tmp_path / "out2", max_bytes=1_000_000)
+        downloads.extract(huge, tmp_path / "out2", max_bytes=1_000_000)
     assert not (tmp_path / "out1").exists() and not (tmp_path / "out2").exists()
 
 
@@ -358,7 +359,7 @@ def test_extract_refuses_zip_traversal(tmp_path):
         z.writestr("ok.txt", "ok")
         z.writestr("../evil.txt", "pwned")
     with pytest.raises(FitlamError, match="outside the target folder"):
-        data.extract(tmp_path / "evil.zip", tmp_path / "out" / "target")
+        downloads.extract(tmp_path / "evil.zip", tmp_path / "out" / "target")
     assert not (tmp_path / "out" / "evil.txt").exists() and listing(tmp_path / "out") == []
 
 
@@ -368,14 +369,14 @@ def test_extract_refuses_a_damaged_archive(tmp_path, damage):
     bad = tmp_path / "bad.tgz"
     bad.write_bytes(b"this is not an archive at all" * 10 if damage == "garbage" else good.read_bytes()[:3000])
     with pytest.raises(FitlamError, match="damaged or not a valid archive"):
-        data.extract(bad)
+        downloads.extract(bad)
     assert listing(tmp_path) == ["bad.tgz", "good.tgz"]
 
 
 def test_extract_unknown_format(tmp_path):
     (tmp_path / "x.rar").write_bytes(b"Rar!")
     with pytest.raises(FitlamError, match="only .tar.gz, .tgz, .tar, .zip"):
-        data.extract(tmp_path / "x.rar")
+        downloads.extract(tmp_path / "x.rar")
 
 
 # ---------------------------------------------------------------------------------------------- end to end
@@ -389,7 +390,7 @@ def test_fetch_online_and_load_imdb_full(server, tmp_path, monkeypatch, capsys):
         for i, t in enumerate(texts): (src / sub / f"{i}_1.txt").write_text(t)
     with tarfile.open(server.folder / "imdb.tgz", "w:gz") as tar: tar.add(src, arcname="imdb")
     sha = hashlib.sha256((server.folder / "imdb.tgz").read_bytes()).hexdigest()
-    monkeypatch.setitem(data.ONLINE_SOURCES, "imdb", data.OnlineSource(f"{server.url}/imdb.tgz", sha, "fake"))
+    monkeypatch.setitem(downloads.ONLINE_SOURCES, "imdb", downloads.OnlineSource(f"{server.url}/imdb.tgz", sha, "fake"))
 
     splits = data.load_dataset("imdb_full", download=True)
     assert {s: len(df) for s, df in splits.items()} == {"train": 5, "valid": 1, "test": 2, "unlabelled": 1}
@@ -397,7 +398,7 @@ def test_fetch_online_and_load_imdb_full(server, tmp_path, monkeypatch, capsys):
     assert "1 unlabelled texts also in test" in capsys.readouterr().out
     assert (tmp_path / "cache" / "imdb" / "train" / "pos").is_dir()
     n = len(server.requests)
-    assert data.fetch_online("imdb") == tmp_path / "cache" / "imdb" and len(server.requests) == n
+    assert downloads.fetch_online("imdb") == tmp_path / "cache" / "imdb" and len(server.requests) == n
     assert "imdb_full" in data.available_datasets()
     task = data.load_task_data(data.load_preset("quick", dataset="imdb_full"))
     assert len(task["test"]) == 2

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import fitlam.data as data
+import fitlam.downloads as downloads
 from fitlam.awd_lstm import AWDLSTM
 from fitlam.wt103 import fastai_key_map
 
@@ -67,7 +68,7 @@ def mirror(tmp_path, monkeypatch):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}"
     for name in ("imdb", "wt103-fwd", "wt103-bwd"):
-        monkeypatch.setitem(data.ONLINE_SOURCES, name, data.OnlineSource(f"{url}/{name}.tgz", None, "stand-in"))
+        monkeypatch.setitem(downloads.ONLINE_SOURCES, name, downloads.OnlineSource(f"{url}/{name}.tgz", None, "stand-in"))
     monkeypatch.setenv("FITLAM_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
@@ -123,11 +124,11 @@ def test_finetune_lm_with_the_paper_preset_starts_from_wt103(mirror, tmp_path):
 
 def test_offline_the_error_names_the_command_that_fetches(tmp_path, monkeypatch):
     monkeypatch.setenv("FITLAM_HOME", str(tmp_path / "cache"))
-    monkeypatch.setitem(data.ONLINE_SOURCES, "imdb", data.OnlineSource("http://127.0.0.1:9/imdb.tgz", None, "nowhere"))
+    monkeypatch.setitem(downloads.ONLINE_SOURCES, "imdb", downloads.OnlineSource("http://127.0.0.1:9/imdb.tgz", None, "nowhere"))
     code, _, err = call("run", "--preset", "paper", "--out", tmp_path / "run", *SMALL)
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
     assert "could not reach http://127.0.0.1:9/imdb.tgz" in err and "`fitlam download imdb`" in err
     assert not (tmp_path / "run").exists()               # nothing was started, so no run folder to clean up
     from fitlam.core import FitlamError
     with pytest.raises(FitlamError, match="download it once with `fitlam download imdb`"):
-        data.load_imdb_full()
+        downloads.load_imdb_full()
