@@ -48,7 +48,7 @@ def summary_lines(metrics: dict) -> list[str]:
 # %% ../nbs/14_cli.ipynb #db6e5f5c
 def build_report(out) -> Path:
     "Write `out`/report.html; in a run folder, holding its lock and listing the report among the run's files."
-    from fitlam.pipeline import holding_run_folder, is_run_folder
+    from fitlam.run_folder import holding_run_folder, is_run_folder
     from fitlam.report import write_report
     with holding_run_folder(out) if is_run_folder(out) else contextlib.nullcontext(): return write_report(out)
 
@@ -217,7 +217,7 @@ def pretrain_command(preset: str = "demo", out: str | Path = "models/general_eng
     folder (a checkpoint in OUT/checkpoints/ after every epoch; `resume` continues it). Under torchrun, on every process."""
     from fitlam.corpus import prepare_corpus
     from fitlam.distributed import clear_marks, finish_distributed, init_distributed, process_device, ready_first
-    from fitlam.pipeline import lock_run_folder
+    from fitlam.run_folder import lock_run_folder
     from fitlam.schedules import PRETRAIN, stage_name
     if tokenizer != "words" and corpus is None:
         raise FitlamError("--tokenizer sentencepiece trains its subwords on your corpus: give --corpus too")
@@ -297,7 +297,8 @@ def finetune_command(out, preset: str = "demo", data=None, text_col: str = "text
     from fitlam.data import load_task_data, load_user_data, split_texts
     from fitlam.distributed import (DistributedTraining, clear_marks, finish_distributed, init_distributed, process_device,
                                     ready_first)
-    from fitlam.pipeline import (finetune_stage, lock_run_folder, preset_for_sources, pretrain_stage, resolve_pretrained,
+    from fitlam.run_folder import lock_run_folder
+    from fitlam.pipeline import (finetune_stage, preset_for_sources, pretrain_stage, resolve_pretrained,
                                  starting_lm_for)
     p = load_preset(preset, **(overrides or {}))
     tag = "bwd" if backwards else "fwd"

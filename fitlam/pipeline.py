@@ -7,11 +7,7 @@ On the embedded data or on yours, into a run folder that an interrupted run resu
 # %% ../nbs/10_pipeline.ipynb #ac9e45d9
 from __future__ import annotations
 
-import contextlib
-import glob
 import json
-import os
-import shutil
 import time
 from pathlib import Path
 
@@ -21,8 +17,7 @@ import torch
 
 from .classifier import (Classifier, load_encoder_from_lm, prediction_frame, text_classifier, text_ids,
                                train_classifier)
-from .core import (FitlamError, Preset, atomic_path, read_json_object, get_device, load_preset, repo_root, seed_everything,
-                         watching_writes)
+from .core import FitlamError, Preset, atomic_path, get_device, load_preset, read_json_object, seed_everything
 from .data import (SPLITS, check_disjoint, check_labels, label_to_str, load_task_data, load_user_data,
                          load_word_vectors, sha256_file, split_user_data)
 from .downloads import download_dataset, remove_texts
@@ -30,21 +25,19 @@ from .finetune_lm import finetune_lm, starting_lm, target_corpus
 from .learner import Callback, CheckpointCallback, UnsafeFileError, read_checkpoint
 from .loaders import ClassifierLoader, Labels
 from .pretrain import lm_config, load_lm, pretrain_lm, save_lm, wt103_lm
+from .run_folder import check_run_folder, run_folder
 from .schedules import CLASSIFIER, FINETUNE_LM, PRETRAIN, LRRecord, stage_name
 from .tokenize import Vocab, tokenize_corpus
 
 # %% auto #0
-__all__ = ['WT103_SIZES', 'STAGE_MARKER', 'TOKENS_PER_WORD', 'RUN_MARKER', 'RUN_MANIFEST', 'RUN_LOCK', 'RUN_BOOKKEEPING',
-           'RESUME_NEUTRAL', 'macro_f1', 'score_labels', 'fit_tfidf', 'tfidf_baseline', 'mean_word_vectors',
-           'glove_mean_baseline', 'user_task', 'task_line', 'preset_for_sources', 'find_lm_dirs', 'resolve_pretrained',
-           'starting_lm_for', 'stage_folder', 'finish_stage', 'completed_stage', 'read_stage', 'start_stage',
-           'stage_history', 'final_losses', 'relabel', 'read_lm_stage', 'save_lm_stage', 'pretrain_stage', 'ResumeFrom',
-           'usable_checkpoint', 'checkpoint_path', 'stage_callbacks', 'spend_checkpoint', 'finetune_stage',
-           'classifier_stage', 'seconds_per_token', 'run_estimate', 'estimate_line', 'run_direction', 'score',
-           'evaluate', 'prediction_table', 'is_run_folder', 'run_files', 'record_run_file', 'lock_run_folder',
-           'run_inputs', 'check_run_location', 'clear_run_folder', 'config_differences', 'check_run_folder',
-           'prepare_run_folder', 'holding_run_folder', 'run_folder', 'saved_task', 'run_fitlam', 'run_stages',
-           'write_run', 'load_run_classifiers', 'predict_run']
+__all__ = ['WT103_SIZES', 'STAGE_MARKER', 'TOKENS_PER_WORD', 'macro_f1', 'score_labels', 'fit_tfidf', 'tfidf_baseline',
+           'mean_word_vectors', 'glove_mean_baseline', 'user_task', 'task_line', 'preset_for_sources', 'find_lm_dirs',
+           'resolve_pretrained', 'starting_lm_for', 'stage_folder', 'finish_stage', 'completed_stage', 'read_stage',
+           'start_stage', 'stage_history', 'final_losses', 'relabel', 'read_lm_stage', 'save_lm_stage',
+           'pretrain_stage', 'ResumeFrom', 'usable_checkpoint', 'checkpoint_path', 'stage_callbacks',
+           'spend_checkpoint', 'finetune_stage', 'classifier_stage', 'seconds_per_token', 'run_estimate',
+           'estimate_line', 'run_direction', 'score', 'evaluate', 'prediction_table', 'saved_task', 'run_fitlam',
+           'run_stages', 'write_run', 'load_run_classifiers', 'predict_run']
 
 # %% ../nbs/10_pipeline.ipynb #c0e2c274
 def macro_f1(y_true, y_pred) -> float:
@@ -475,167 +468,6 @@ def prediction_table(test: pd.DataFrame, probs: dict, classes: Labels, baseline=
         for i, name in enumerate(classes.classes): table[f"prob_{tag}_{name}"] = values[:, i]
     if baseline is not None: table["pred_baseline"] = [str(x) for x in baseline]
     return table
-
-# %% ../nbs/10_pipeline.ipynb #d95699d4
-RUN_MARKER, RUN_MANIFEST, RUN_LOCK = ".fitlam-run", ".fitlam-files", ".fitlam-lock"
-RUN_BOOKKEEPING = (RUN_MARKER, RUN_MANIFEST, RUN_LOCK)
-
-def is_run_folder(out) -> bool:
-    "True if a fitlam run made the folder `out` (it holds the marker)."
-    return (Path(out).expanduser() / RUN_MARKER).is_file()
-
-def run_files(out) -> list[str]:
-    "The files fitlam runs wrote into `out`, as paths relative to it (its manifest)."
-    path = Path(out).expanduser() / RUN_MANIFEST
-    if not path.is_file(): return []
-    try: files = json.loads(path.read_text())["files"]
-    except (ValueError, KeyError, TypeError):
-        raise FitlamError(f"{path} is damaged, so fitlam can't tell its files from yours; empty {out} yourself") from None
-    return [name for name in files if isinstance(name, str)]
-
-def record_run_file(out, dest):
-    "List `dest` in the manifest of run folder `out` if it lies inside it (its bookkeeping files excepted)."
-    out, dest = Path(out).expanduser().resolve(), Path(dest)
-    dest = dest.parent.resolve() / dest.name
-    if out not in dest.parents or (dest.parent == out and dest.name in RUN_BOOKKEEPING): return
-    if dest.name.startswith(".tmp-"): return   # the temporary file of an outer atomic write, whose real name is listed
-    files, name = run_files(out), dest.relative_to(out).as_posix()
-    if name not in files:
-        with atomic_path(out / RUN_MANIFEST) as tmp: tmp.write_text(json.dumps({"files": files + [name]}, indent=1) + "\n")
-
-# %% ../nbs/10_pipeline.ipynb #60e67bf1
-_LOCKS_HELD = {}   # run folder -> how many times this process holds its lock
-
-@contextlib.contextmanager
-def lock_run_folder(out):
-    "Hold `out`'s lock for the `with` block; a second writer gets a one-line error, a killed run's lock is taken over."
-    out = Path(out).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
-    key = out.resolve()
-    if key in _LOCKS_HELD:   # this process holds it already
-        _LOCKS_HELD[key] += 1
-        try: yield out
-        finally: _LOCKS_HELD[key] -= 1
-        return
-    import fcntl   # POSIX (Linux, macOS)
-    fd = os.open(out / RUN_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise FitlamError(f"{out} is in use by another fitlam run (process {holder}); wait for it to finish, "
-                              "or choose another --out") from None
-        stale = os.pread(fd, 32, 0).decode(errors="replace").strip()
-        if stale: print(f"note: {out} was locked by process {stale}, which stopped without releasing it; taking it over")
-        os.ftruncate(fd, 0); os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        _LOCKS_HELD[key] = 1
-        try: yield out
-        finally:
-            del _LOCKS_HELD[key]
-            os.ftruncate(fd, 0)   # a clean exit leaves no process id behind
-    finally: os.close(fd)   # closing the file releases the lock
-
-# %% ../nbs/10_pipeline.ipynb #982d8499
-def run_inputs(config: dict) -> list[Path]:
-    "The files and folders a run reads (its data and any starting LM folder), from its config."
-    run = config.get("run", {})
-    paths = [run.get("task", {}).get(key) for key in ("data", "unlabelled", "valid", "test")]
-    paths += [source for source in run.get("pretrained", {}).values() if source not in ("ours", "wt103", "None")]
-    return [Path(path).expanduser().resolve() for path in paths if path]
-
-def check_run_location(out, inputs=()) -> Path:
-    "Refuse an `out` that is (or holds) the kit, lies in its data/, models/ or nbs/, holds an input or lies in one."
-    out, root = Path(out).expanduser().resolve(), repo_root()
-    if out == root or out in root.parents:
-        raise FitlamError(f"--out {out} is the kit's own folder or holds it; a run needs a folder of its own, e.g. runs/NAME")
-    for kit in (root / "data", root / "models", root / "nbs"):
-        if out == kit or kit in out.parents:
-            raise FitlamError(f"--out {out} is inside the kit's own {kit.name}/ folder; choose a folder of its own, e.g. runs/NAME")
-    for path in inputs:
-        if path == out or out in path.parents:
-            raise FitlamError(f"--out {out} holds the run's input {path}; a run folder must not contain its inputs: "
-                              "choose another --out")
-        if path in out.parents:
-            raise FitlamError(f"--out {out} lies inside the run's input folder {path}; choose an --out outside it")
-    return out
-
-# %% ../nbs/10_pipeline.ipynb #b8c9f0ef
-def clear_run_folder(out):
-    "Delete the files fitlam runs wrote into `out` (its manifest), and the folders that leaves empty; nothing else."
-    out = Path(out).expanduser()
-    root, folders = out.resolve(), set()
-    for name in run_files(out):
-        relative = Path(name)
-        if relative.is_absolute() or ".." in relative.parts or not relative.parts: continue   # not inside `out`
-        path = out / relative
-        if path.parent.resolve() != root / relative.parent: continue   # a folder on the way is a link: not ours
-        for leftover in path.parent.glob(f".tmp-*-{glob.escape(path.name)}"): leftover.unlink()   # a cut-short write
-        if path.is_symlink() or path.is_file(): path.unlink()
-        folders.update(out / parent for parent in relative.parents if parent.parts)
-    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
-        if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()): folder.rmdir()
-    with atomic_path(out / RUN_MANIFEST) as tmp: tmp.write_text(json.dumps({"files": []}) + "\n")
-
-# %% ../nbs/10_pipeline.ipynb #b05e9054
-# Settings that change how a run is looked after, not what it computes: a resume may differ in them.
-RESUME_NEUTRAL = ("checkpoint_minutes", "num_workers")
-
-def config_differences(old: dict, new: dict) -> list[str]:
-    "'key: old -> new' for each preset value, data setting or starting LM that differs between two configs."
-    def flat(config):
-        values = {k: v for k, v in config.items() if k != "run" and k not in RESUME_NEUTRAL}
-        run = config.get("run") if isinstance(config.get("run"), dict) else {}
-        task = run.get("task") if isinstance(run.get("task"), dict) else {}
-        return {**values, **{f"task.{k}": v for k, v in task.items()}, "pretrained": run.get("pretrained")}
-    a, b = flat(old), flat(new)
-    return [f"{k}: {a.get(k)} -> {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-
-def check_run_folder(out, config: dict, resume: bool = False, overwrite: bool = False) -> Path:
-    "Everything about `out` that can be refused before touching it: where it is, and whether it is a run folder."
-    out = Path(out).expanduser()
-    check_run_location(out, run_inputs(config))
-    if out.exists() and not out.is_dir(): raise FitlamError(f"{out} is a file; give a folder for the run")
-    if resume and overwrite: raise FitlamError("--resume continues a run and --overwrite starts it again; pass one of them")
-    if out.is_dir() and not is_run_folder(out) and any(f.name not in RUN_BOOKKEEPING for f in out.iterdir()):
-        if resume: raise FitlamError(f"{out} has no {RUN_MARKER} file, so it holds no fitlam run to resume; give the run's folder")
-        raise FitlamError(f"{out} is not empty and is not a fitlam run folder (no {RUN_MARKER} file: made by hand, or by a "
-                          "fitlam older than run folder markers); --overwrite only clears run folders, so choose another "
-                          "--out, or empty this one yourself")
-    return out
-
-def prepare_run_folder(out, config: dict, resume: bool = False, overwrite: bool = False) -> Path:
-    "Check the run folder (refuse a non-empty one unless resume/overwrite), mark it, write config.json (holding its lock)."
-    out = check_run_folder(out, config, resume, overwrite)
-    written = [f for f in out.iterdir() if f.name not in ("config.json", *RUN_BOOKKEEPING)] if out.is_dir() else []
-    if written or (resume and (out / "config.json").is_file()):   # (a run that stopped before any stage left only config.json)
-        if resume:
-            if not (out / "config.json").is_file():
-                raise FitlamError(f"{out} has no config.json, so it holds no fitlam run to resume; give the run's folder")
-            old = read_json_object(out / "config.json", "start again with --overwrite")
-            differences = config_differences(old, config)
-            if differences:
-                raise FitlamError(f"{out} was started with other settings ({'; '.join(differences[:4])}); resume with the "
-                                  "same ones, or start again with --overwrite")
-        elif overwrite: clear_run_folder(out)
-        else: raise FitlamError(f"{out} is not empty; choose another --out, --resume the run in it, or --overwrite it")
-    out.mkdir(parents=True, exist_ok=True)
-    if not is_run_folder(out):
-        with atomic_path(out / RUN_MARKER) as tmp: tmp.write_text(json.dumps({"format": "fitlam-run-v1"}) + "\n")
-    with atomic_path(out / "config.json") as tmp: tmp.write_text(json.dumps(config, indent=2, default=str) + "\n")
-    record_run_file(out, out / "config.json")
-    return out
-
-# %% ../nbs/10_pipeline.ipynb #bc31397e
-@contextlib.contextmanager
-def holding_run_folder(out):
-    "For the `with` block: hold run folder `out`'s lock, and list every file written into it in its manifest."
-    with lock_run_folder(out), watching_writes(lambda dest: record_run_file(out, dest)): yield Path(out).expanduser()
-
-@contextlib.contextmanager
-def run_folder(out, config: dict, resume: bool = False, overwrite: bool = False):
-    "The run folder `out` for the `with` block: checked, locked against a second writer, listing the files written."
-    out = check_run_folder(out, config, resume, overwrite)
-    with holding_run_folder(out): yield prepare_run_folder(out, config, resume, overwrite)
 
 # %% ../nbs/10_pipeline.ipynb #2f6bc7ec
 def saved_task(task: dict, folder: Path, resume: bool = False) -> dict:

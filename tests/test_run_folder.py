@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fitlam.core import atomic_path, repo_root
-from fitlam.pipeline import RUN_LOCK, RUN_MANIFEST, RUN_MARKER, holding_run_folder, run_files
+from fitlam.run_folder import RUN_LOCK, RUN_MANIFEST, RUN_MARKER, holding_run_folder, run_files
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_cli import three_way_table, toy_lm  # noqa: E402
