@@ -29,7 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fitlam.awd_lstm import PAD_IDX, awd_lstm_lm, bf16_lstm_works, count_parameters
+from fitlam.awd_lstm import PAD_IDX, awd_lstm_lm, count_parameters
+from fitlam.mixed_precision import bf16_lstm_works
 from fitlam.core import load_preset
 from fitlam.learner import amp_dtype as learner_amp_dtype
 

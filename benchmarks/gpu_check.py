@@ -7,7 +7,7 @@ embedded GloVe word list as its vocabulary, built as `tests/test_online_run.py` 
 backward, on the embedded IMDb sample. Each run is done twice:
 
 * `bf16` — what fitlam picks on a GPU with native bf16 (A100, H100, L4): autocast to bf16, no loss scaling; the LSTMs
-  run in bf16 where cuDNN has a bf16 LSTM, else fall back to float32 (`fitlam.awd_lstm.cuda_lstm`);
+  run in bf16 where cuDNN has a bf16 LSTM, else fall back to float32 (`fitlam.mixed_precision.cuda_lstm`);
 * `fp16` — what a T4 (Colab's free GPU) gets: autocast to float16 with a GradScaler. Forced here on any GPU by
   replacing `fitlam.learner.amp_dtype`, the one function that makes that choice.
 
@@ -34,7 +34,8 @@ from pathlib import Path
 import torch
 
 import fitlam.learner as learner
-from fitlam.awd_lstm import AWDLSTM, bf16_lstm_works
+from fitlam.awd_lstm import AWDLSTM
+from fitlam.mixed_precision import bf16_lstm_works
 from fitlam.wt103 import fastai_key_map
 from fitlam.core import device_name, load_preset
 from fitlam.learner import Callback

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -22,9 +20,9 @@ from .core import FitlamError, evaluating, load_preset
 
 # %% auto #0
 __all__ = ['PAD_IDX', 'MODEL_KEYS', 'DROPOUT_KEYS', 'MAX_SIZES', 'check_p', 'RNNDropout', 'EmbeddingDropout', 'fused_lstm',
-           'bf16_lstm_works', 'cuda_lstm', 'WeightDropout', 'AWDLSTM', 'LinearDecoder', 'LanguageModel', 'whole_number',
-           'check_number', 'awd_lstm_config', 'awd_lstm_encoder', 'awd_lstm_lm', 'count_parameters', 'layer_groups',
-           'remap_rows', 'read_state_dict', 'sample_next_ids']
+           'WeightDropout', 'AWDLSTM', 'LinearDecoder', 'LanguageModel', 'whole_number', 'check_number',
+           'awd_lstm_config', 'awd_lstm_encoder', 'awd_lstm_lm', 'count_parameters', 'layer_groups', 'remap_rows',
+           'read_state_dict', 'sample_next_ids']
 
 # %% ../nbs/04_awd_lstm.ipynb #b261f5fd
 PAD_IDX = 1  # 'xxpad' in fastai's special-token order: xxunk, xxpad, xxbos, ...
@@ -76,54 +74,6 @@ def fused_lstm(x: torch.Tensor, hidden, weights: list[torch.Tensor], training: b
     return output, (h, c)
 
 # %% ../nbs/04_awd_lstm.ipynb #841ff321
-_NOT_FLAT_WARNING = "RNN module weights are not part of single contiguous chunk of memory"
-_BF16_LSTM_OK: dict = {}  # torch.device -> whether an LSTM runs in bf16 there, forward and backward (tried once)
-
-def _cuda_autocast_dtype():
-    "The dtype CUDA autocast casts to, or None when it is off."
-    try: enabled, dtype = torch.is_autocast_enabled("cuda"), torch.get_autocast_dtype("cuda")
-    except TypeError: enabled, dtype = torch.is_autocast_enabled(), torch.get_autocast_gpu_dtype()  # torch < 2.4
-    return dtype if enabled else None
-
-def _tiny_lstm_inputs(device: torch.device):
-    "A 2 × 3 × 8 batch for an 8-unit LSTM, with fixed values: no random draws that would move a run's seeded generators."
-    x = torch.linspace(-1, 1, 48, device=device).reshape(2, 3, 8).requires_grad_()
-    hidden = (torch.zeros(1, 2, 8, device=device), torch.zeros(1, 2, 8, device=device))
-    weights = [torch.full((32, 8), 0.1, device=device, requires_grad=True) for _ in range(2)]
-    return x, hidden, weights + [torch.zeros(32, device=device, requires_grad=True) for _ in range(2)]
-
-def bf16_lstm_works(device: torch.device) -> bool:
-    "Whether `device` runs the fused LSTM in bf16, forward *and* backward: tried once on a tiny one, then remembered."
-    if device in _BF16_LSTM_OK: return _BF16_LSTM_OK[device]
-    if torch.is_inference_mode_enabled():   # no backward can run in here: try the forward alone, remember nothing
-        try:
-            with torch.autocast(device.type, dtype=torch.bfloat16): fused_lstm(*_tiny_lstm_inputs(device), False)
-            return True
-        except RuntimeError: return False
-    try:
-        # enable_grad: we may be called under no_grad (validation), and the backward must be tried too, because
-        # a cuDNN can accept the bf16 forward and fail only when the gradient is computed
-        with torch.enable_grad(), torch.autocast(device.type, dtype=torch.bfloat16):
-            output, _ = fused_lstm(*_tiny_lstm_inputs(device), True)
-            output.float().sum().backward()
-        _BF16_LSTM_OK[device] = True
-    except torch.cuda.OutOfMemoryError: raise   # a full GPU is not a missing kernel
-    except RuntimeError as e:
-        _BF16_LSTM_OK[device] = False
-        warnings.warn(f"{device} has no bf16 LSTM ({str(e).splitlines()[0][:80]}); the LSTMs run in float32 "
-                      "under bf16 autocast (use fp16 mixed precision for full speed)")
-    return _BF16_LSTM_OK[device]
-
-def cuda_lstm(x: torch.Tensor, hidden, weights: list[torch.Tensor], training: bool):
-    "`fused_lstm` on a GPU: without the not-flattened warning, and in float32 where cuDNN has no bf16 LSTM."
-    with warnings.catch_warnings():
-        # a freshly dropped matrix can't live in cuDNN's flat weight buffer; it is copied there on each call anyway
-        warnings.filterwarnings("ignore", message=_NOT_FLAT_WARNING)
-        if _cuda_autocast_dtype() != torch.bfloat16 or bf16_lstm_works(x.device):
-            return fused_lstm(x, hidden, weights, training)
-        with torch.autocast("cuda", enabled=False):
-            return fused_lstm(x.float(), tuple(t.float() for t in hidden), [w.float() for w in weights], training)
-
 class WeightDropout(nn.Module):
     "DropConnect on a one-layer `nn.LSTM`'s hidden-to-hidden matrix, running PyTorch's fused LSTM kernel."
     def __init__(self, lstm: nn.LSTM, weight_p: float = 0.5):
@@ -145,7 +95,10 @@ class WeightDropout(nn.Module):
         "x (bs, seq, n_in), hidden = (h, c) each (1, bs, n_out) -> output (bs, seq, n_out), new (h, c)."
         lstm = self.module
         weights = [lstm.weight_ih_l0, self.hh_weight(), lstm.bias_ih_l0, lstm.bias_hh_l0]
-        return (cuda_lstm if x.is_cuda else fused_lstm)(x, hidden, weights, self.training)
+        if x.is_cuda:   # cuDNN's two caveats (a warning, bf16 support) are handled in appendix 28
+            from fitlam.mixed_precision import cuda_lstm
+            return cuda_lstm(x, hidden, weights, self.training)
+        return fused_lstm(x, hidden, weights, self.training)
 
     def extra_repr(self) -> str: return f"weight_p={self.weight_p}"
 
