@@ -217,12 +217,13 @@ def pretrain_command(preset: str = "demo", out: str | Path = "models/general_eng
     folder (a checkpoint in OUT/checkpoints/ after every epoch; `resume` continues it). Under torchrun, on every process."""
     from fitlam.corpus import prepare_corpus
     from fitlam.distributed import clear_marks, finish_distributed, init_distributed, process_device, ready_first
+    from fitlam.pipeline import checkpoint_path
     from fitlam.run_folder import lock_run_folder
-    from fitlam.schedules import PRETRAIN, stage_name
+    from fitlam.schedules import PRETRAIN
     if tokenizer != "words" and corpus is None:
         raise FitlamError("--tokenizer sentencepiece trains its subwords on your corpus: give --corpus too")
     p = load_preset(preset, **{**overrides, **({} if vocab_size is None else {"max_vocab": vocab_size})})
-    checkpoint = Path(out) / "checkpoints" / f"{stage_name(PRETRAIN, backwards)}.pt"
+    checkpoint = checkpoint_path(out, PRETRAIN, "bwd" if backwards else "fwd")   # the run folders' naming
     first = int(os.environ.get("RANK", "0")) == 0   # (torchrun says who is rank 0 before the processes join up)
     try:
         started = checkpoint.is_file() or (Path(out) / "corpus").is_dir()   # a checkpoint, or a corpus being prepared
