@@ -35,7 +35,8 @@ print(len(c.tokens), c.manifest["tokens_per_s"], round(time.time() - t, 1))
 """ + PEAK
 IN_MEMORY = """
 import sys, time
-from fitlam.tokenize import Vocab, tokenize_texts
+from fitlam.fast_tokenize import tokenize_texts
+from fitlam.tokenize import Vocab
 from fitlam.corpus import corpus_docs
 t = time.time()
 docs = tokenize_texts(list(corpus_docs([__import__('pathlib').Path(sys.argv[1])])), n_workers=int(sys.argv[3]))

@@ -36,6 +36,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import fitlam.fast_tokenize as fast  # noqa: E402
+import fitlam.spacy_split as spacy_split  # noqa: E402
 import fitlam.tokenize as fltok  # noqa: E402
 
 try:
@@ -55,8 +57,8 @@ def load_texts(n=None):
 
 
 def clear_caches():
-    fltok._token_cache.clear()
-    fltok._split_cache.clear()
+    fast._token_cache.clear()
+    spacy_split._split_cache.clear()
 
 
 def spacy_split(nlp, texts, **kwargs):
@@ -107,12 +109,12 @@ def speed(texts, n_workers, repeat):
     def ours(workers):
         def run():
             clear_caches()
-            fltok.tokenize_texts(texts, n_workers=workers)
+            fast.tokenize_texts(texts, n_workers=workers)
         return run
 
     def ours_split():
         clear_caches()
-        [fltok.split_words(t) for t in clean]
+        [spacy_split.split_words(t) for t in clean]
 
     def spacy_run(**kwargs):
         def run():
@@ -144,8 +146,8 @@ def speed(texts, n_workers, repeat):
         (seconds[name, procs], cpu[name, procs]) = (s, c) = timed(fn, repeat)
         print(f"{name:44s} {procs:5d} {s:8.2f} {n_tokens / s:10,.0f} {c:7.2f}", flush=True)
     clear_caches()
-    [fltok.tokenize(t) for t in texts]
-    start = time.perf_counter(); [fltok.tokenize(t) for t in texts]; warm = time.perf_counter() - start
+    [fast.tokenize(t) for t in texts]
+    start = time.perf_counter(); [fast.tokenize(t) for t in texts]; warm = time.perf_counter() - start
     print(f"{'(fitlam tokenize, warm cache, for reference)':44s} {1:5d} {warm:8.2f} {n_tokens / warm:10,.0f}")
     print("(CPU s: CPU time of this process and its worker processes — less sensitive than wall time to other "
           "programs on the machine)")
@@ -182,7 +184,7 @@ def speed(texts, n_workers, repeat):
 def agreement(texts, n_examples):
     clean = [fltok.apply_pre_rules(t) for t in texts]
     theirs = spacy_split(spacy.blank("en"), clean)
-    ours = [fltok.split_words(t) for t in clean]
+    ours = [spacy_split.split_words(t) for t in clean]
     differing, mismatched, total = 0, 0, 0
     examples = collections.Counter()
     for a, b, text in zip(ours, theirs, clean):
@@ -200,7 +202,7 @@ def agreement(texts, n_examples):
     for (context, theirs_, ours_), n in examples.most_common(n_examples):
         print(f"  {n}x  spaCy {theirs_!r} / fitlam {ours_!r}   in: {context!r}")
     clear_caches()
-    fast_path = sum(fltok.tokenize(t) == fltok.tokenize_reference(t) for t in texts)
+    fast_path = sum(fast.tokenize(t) == fltok.tokenize_reference(t) for t in texts)
     print(f"  fast tokenize == tokenize_reference on {fast_path} of {len(texts)} texts")
 
 

@@ -31,7 +31,8 @@ from fitlam.core import evaluating, load_preset
 from fitlam.data import load_task_data
 from fitlam.finetune_lm import finetune_lm, starting_lm, target_corpus
 from fitlam.learner import Callback
-from fitlam.tokenize import Vocab, tokenize_corpus
+from fitlam.fast_tokenize import tokenize_corpus
+from fitlam.tokenize import Vocab
 
 
 class MeasureBefore(Callback):

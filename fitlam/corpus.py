@@ -23,7 +23,8 @@ from .core import FitlamError, atomic_path, live_bars
 from .data import TABLE_SEPARATORS, table_kind
 from .loaders import LMLoader
 from .subword import SubwordVocab, train_sentencepiece
-from .tokenize import Vocab, iter_tokenize, rules_fingerprint
+from .fast_tokenize import iter_tokenize, rules_fingerprint
+from .tokenize import Vocab
 
 # %% auto #0
 __all__ = ['DOC_MAX_CHARS', 'TOKENS_FORMAT', 'text_file_docs', 'table_docs', 'corpus_files', 'is_table', 'corpus_docs',

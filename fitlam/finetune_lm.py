@@ -18,7 +18,8 @@ from .core import FitlamError, Preset, load_preset, seed_everything
 from .data import load_word_vectors
 from .pretrain import lm_config, lm_for_vocab, lm_learner, lm_loaders, load_lm, numericalize_docs
 from .schedules import LRRecord, all_layers_plan, fit_plan
-from .tokenize import Vocab, tokenize_corpus
+from .fast_tokenize import tokenize_corpus
+from .tokenize import Vocab
 
 # %% auto #0
 __all__ = ['lm_layer_groups', 'target_corpus', 'finetune_lm', 'starting_lm']

@@ -27,7 +27,8 @@ from .loaders import ClassifierLoader, Labels
 from .pretrain import lm_config, load_lm, pretrain_lm, save_lm, wt103_lm
 from .run_folder import check_run_folder, run_folder
 from .schedules import CLASSIFIER, FINETUNE_LM, PRETRAIN, LRRecord, stage_name
-from .tokenize import Vocab, tokenize_corpus
+from .fast_tokenize import tokenize_corpus
+from .tokenize import Vocab
 
 # %% auto #0
 __all__ = ['WT103_SIZES', 'STAGE_MARKER', 'TOKENS_PER_WORD', 'macro_f1', 'score_labels', 'fit_tfidf', 'tfidf_baseline',

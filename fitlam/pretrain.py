@@ -21,7 +21,8 @@ from .data import load_pretrain_corpus, load_word_vectors
 from .learner import ActivationRegularization, Learner, UnsafeFileError, load_plain, perplexity
 from .loaders import LMLoader
 from .schedules import LRRecord, all_layers_plan, discriminative_lrs, fit_plan, param_groups
-from .tokenize import BOS, PAD, TK_MAJ, TK_UP, UNK, Vocab, tokenize, tokenize_corpus
+from .fast_tokenize import tokenize, tokenize_corpus
+from .tokenize import BOS, PAD, TK_MAJ, TK_UP, UNK, Vocab
 
 # %% auto #0
 __all__ = ['GLOVE_STD', 'LM_FORMAT', 'numericalize_docs', 'lm_loaders', 'lm_learner', 'vector_rows',

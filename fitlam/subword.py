@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .core import FitlamError, atomic_path
-from .tokenize import BOS, EOS, PAD, SPECIAL_TOKENS, UNK, Vocab, _check_texts, apply_pre_rules
+from .fast_tokenize import _check_texts
+from .tokenize import BOS, EOS, PAD, SPECIAL_TOKENS, UNK, Vocab, apply_pre_rules
 
 # %% auto #0
 __all__ = ['sentencepiece', 'training_lines', 'train_sentencepiece', 'SubwordVocab', 'save_subword', 'from_saved']

@@ -246,7 +246,7 @@ def pick_review(select, textarea, page, number: int) -> str:
 
 def check_attention_view(shown: dict, method: str, text: str):
     "The HTML explains `text` with `method`: title, predicted label and probability, legend, coloured tokens."
-    from fitlam.tokenize import tokenize   # the tokens the model reads (imports torch: only when this test runs)
+    from fitlam.fast_tokenize import tokenize   # the tokens the model reads (imports torch: only when this test runs)
     assert re.search(r"predicted: \S+ \(probability (0\.\d\d|1\.00)\)", shown["text"]), shown["text"][:300]
     assert LEGENDS[method] in shown["text"], f"the legend does not name {method}: {shown['text'][-400:]}"
     assert "white = none, darkest = the most" in shown["text"]

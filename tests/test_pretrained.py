@@ -33,7 +33,7 @@ def test_shipped_lm_perplexity_is_what_the_card_says(direction):
     from fitlam.data import load_pretrain_corpus
     from fitlam.learner import Learner
     from fitlam.pretrain import lm_loaders, load_lm, numericalize_docs
-    from fitlam.tokenize import tokenize_corpus
+    from fitlam.fast_tokenize import tokenize_corpus
 
     folder = ROOT / "models" / f"general_english_{direction}"
     card = json.loads((folder / "card.json").read_text())
