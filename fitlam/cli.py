@@ -101,7 +101,8 @@ def run_task_info(model_dir: Path) -> dict:
 
 def read_for_prediction(path: Path, text_col: str, encoding: str | None = None) -> tuple[pd.DataFrame, str]:
     "Every row of a table (or of a label/*.txt folder), with `text_col` checked; missing texts and bad bytes are counted."
-    from fitlam.data import is_missing, read_label_folders, read_table
+    from fitlam.data import is_missing
+    from fitlam.user_data import read_label_folders, read_table
     path = Path(path).expanduser()
     if not path.exists(): raise FitlamError(f"{path} not found; give a .csv, .tsv or .parquet file, or a folder of <label>/*.txt files")
     if path.is_dir():
@@ -295,7 +296,8 @@ def finetune_command(out, preset: str = "demo", data=None, text_col: str = "text
                      pretrained: str | None = None, backwards: bool = False, overwrite: bool = False,
                      overrides: dict | None = None, progress: bool = True) -> dict:
     "Stage 2 alone: fine-tune the starting LM on the embedded task's texts or on yours; save an LM folder. Under torchrun, on every process."
-    from fitlam.data import load_task_data, load_user_data, split_texts
+    from fitlam.data import load_task_data
+    from fitlam.user_data import load_user_data, split_texts
     from fitlam.distributed import (DistributedTraining, clear_marks, finish_distributed, init_distributed, process_device,
                                     ready_first)
     from fitlam.run_folder import lock_run_folder

@@ -20,7 +20,7 @@ import torch
 from fastprogress.fastprogress import progress_bar
 
 from .core import FitlamError, atomic_path, live_bars
-from .data import TABLE_SEPARATORS, table_kind
+from .user_data import TABLE_SEPARATORS, table_kind
 from .loaders import LMLoader
 from .subword import SubwordVocab, train_sentencepiece
 from .fast_tokenize import iter_tokenize, rules_fingerprint

@@ -22,8 +22,9 @@ import pandas as pd
 from fastprogress.fastprogress import progress_bar
 
 from .core import FitlamError, atomic_path, cache_dir, live_bars
-from .data import (DATA_SEED, check_dataset_name, drop_duplicate_texts, imdb_full_folder, read_label_folders,
-                         read_text_files, sha256_file, shuffled)
+from .data import (DATA_SEED, check_dataset_name, drop_duplicate_texts, imdb_full_folder, sha256_file,
+                         shuffled)
+from .user_data import read_label_folders, read_text_files
 
 # %% auto #0
 __all__ = ['ONLINE_SOURCES', 'ARCHIVE_SUFFIXES', 'MAX_MEMBERS', 'MAX_BYTES', 'IMDB_FULL_CARD', 'OnlineSource', 'open_url',

@@ -18,8 +18,9 @@ import torch
 from .classifier import (Classifier, load_encoder_from_lm, prediction_frame, text_classifier, text_ids,
                                train_classifier)
 from .core import FitlamError, Preset, atomic_path, get_device, load_preset, read_json_object, seed_everything
-from .data import (SPLITS, check_disjoint, check_labels, label_to_str, load_task_data, load_user_data,
-                         load_word_vectors, sha256_file, split_user_data)
+from .data import (SPLITS, check_disjoint, check_labels, label_to_str, load_task_data,
+                         load_word_vectors, sha256_file)
+from .user_data import load_user_data, split_user_data
 from .downloads import download_dataset, remove_texts
 from .finetune_lm import finetune_lm, starting_lm, target_corpus
 from .learner import Callback, CheckpointCallback, UnsafeFileError, read_checkpoint

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import fitlam.data as data
+import fitlam.user_data as user_data
 import fitlam.downloads as downloads
 from fitlam.core import FitlamError, data_dir, load_preset
 
@@ -289,14 +290,14 @@ def write(tmp_path):
 
 
 def test_user_csv_tsv_and_gzip(write, capsys):
-    df = data.load_user_data(write("r.csv", 'text,label\n"Good, very good",pos\nBad,neg\nnull,neg\n'))
+    df = user_data.load_user_data(write("r.csv", 'text,label\n"Good, very good",pos\nBad,neg\nnull,neg\n'))
     assert df.to_dict("list") == {"text": ["Good, very good", "Bad", "null"], "label": ["pos", "neg", "neg"]}
     assert "3 of 3 rows, 2 classes (neg, pos)" in capsys.readouterr().out
-    df = data.load_user_data(write("r.tsv", "body\tstars\tid\nfine\t5\t1\npoor\t1\t2\n"), text_col="body", label_col="stars")
+    df = user_data.load_user_data(write("r.tsv", "body\tstars\tid\nfine\t5\t1\npoor\t1\t2\n"), text_col="body", label_col="stars")
     assert df["label"].tolist() == ["5", "1"]  # numbers kept as strings
     gz = write("r.csv.gz", gzip.compress(b"text,label\na,x\nb,y\n"))
-    assert len(data.load_user_data(gz)) == 2
-    assert list(data.load_user_data(write("u.csv", "text\nsome text\n"), label_col=None).columns) == ["text"]
+    assert len(user_data.load_user_data(gz)) == 2
+    assert list(user_data.load_user_data(write("u.csv", "text\nsome text\n"), label_col=None).columns) == ["text"]
 
 
 def test_user_folder_of_label_folders(tmp_path, capsys):
@@ -304,7 +305,7 @@ def test_user_folder_of_label_folders(tmp_path, capsys):
         (tmp_path / "msgs" / label).mkdir(parents=True)
         for i, t in enumerate(texts): (tmp_path / "msgs" / label / f"{i}.txt").write_text(t)
     (tmp_path / "msgs" / "spam" / "README").write_text("not a text")
-    df = data.load_user_data(tmp_path / "msgs")
+    df = user_data.load_user_data(tmp_path / "msgs")
     assert df.to_dict("list") == {"text": ["See you at 5", "Buy now", "Win!"], "label": ["ham", "spam", "spam"]}
     out = capsys.readouterr().out
     assert "1 skipped: empty or missing text" in out and "1 non-.txt files ignored" in out
@@ -312,61 +313,61 @@ def test_user_folder_of_label_folders(tmp_path, capsys):
 
 def test_missing_and_unreadable_files(write, tmp_path):
     with pytest.raises(FitlamError, match="nope.csv not found"):
-        data.load_user_data(tmp_path / "nope.csv")
+        user_data.load_user_data(tmp_path / "nope.csv")
     with pytest.raises(FitlamError, match="looks like a binary file"):
-        data.load_user_data(write("bin.csv", bytes(range(256)) * 8))
+        user_data.load_user_data(write("bin.csv", bytes(range(256)) * 8))
     with pytest.raises(FitlamError, match="not a valid gzip file"):
-        data.load_user_data(write("bad.csv.gz", b"not gzip"))
+        user_data.load_user_data(write("bad.csv.gz", b"not gzip"))
     with pytest.raises(FitlamError, match="use a .csv, .tsv, .tab or .parquet file"):
-        data.load_user_data(write("notes.docx", b"PK\x03\x04"))
+        user_data.load_user_data(write("notes.docx", b"PK\x03\x04"))
     with pytest.raises(FitlamError, match="could not be parsed as CSV"):
-        data.load_user_data(write("ragged.csv", 'text,label\n"never closed,pos\n'))
+        user_data.load_user_data(write("ragged.csv", 'text,label\n"never closed,pos\n'))
     (tmp_path / "empty_folder").mkdir()
     with pytest.raises(FitlamError, match="expected one subfolder per label"):
-        data.load_user_data(tmp_path / "empty_folder")
+        user_data.load_user_data(tmp_path / "empty_folder")
 
 
 def test_non_utf8_bytes_are_replaced_and_counted(write, capsys):
     path = write("latin.csv", "text,label\nnaïve fun,pos\nplain,neg\ndéjà vu,neg\n".encode("latin-1"))
-    df = data.load_user_data(path)
+    df = user_data.load_user_data(path)
     assert df.attrs["report"]["replaced_rows"] == 2 and df["text"][0] == "na\ufffdve fun"
     assert "2 had non-UTF-8 bytes replaced" in capsys.readouterr().out
-    assert data.load_user_data(path, encoding="latin-1")["text"][0] == "naïve fun"
+    assert user_data.load_user_data(path, encoding="latin-1")["text"][0] == "naïve fun"
     with pytest.raises(FitlamError, match="can't be read as ascii"):
-        data.load_user_data(path, encoding="ascii")
+        user_data.load_user_data(path, encoding="ascii")
 
 
 def test_empty_files(write):
     with pytest.raises(FitlamError, match="is empty"):
-        data.load_user_data(write("empty.csv", b""))
+        user_data.load_user_data(write("empty.csv", b""))
     with pytest.raises(FitlamError, match="is empty"):
-        data.load_user_data(write("blank.csv", "\n \n"))
+        user_data.load_user_data(write("blank.csv", "\n \n"))
     with pytest.raises(FitlamError, match="has a header but no rows"):
-        data.load_user_data(write("header.csv", "text,label\n"))
+        user_data.load_user_data(write("header.csv", "text,label\n"))
 
 
 def test_missing_column_lists_the_columns(write):
     path = write("r.csv", "review,sentiment\nok,pos\nbad,neg\n")
     with pytest.raises(FitlamError, match="no columns 'text' and 'label'; its columns are: review, sentiment"):
-        data.load_user_data(path)
+        user_data.load_user_data(path)
     with pytest.raises(FitlamError, match="no column 'label'; its columns are: review, sentiment"):
-        data.load_user_data(path, text_col="review")
-    assert len(data.load_user_data(path, text_col="review", label_col="sentiment")) == 2
+        user_data.load_user_data(path, text_col="review")
+    assert len(user_data.load_user_data(path, text_col="review", label_col="sentiment")) == 2
 
 
 def test_empty_text_and_missing_labels_are_skipped_and_reported(write, capsys):
-    df = data.load_user_data(write("holes.csv", "text,label\ngood,pos\n,neg\n   ,pos\nbad,\nokay,neg\nfine, \n"))
+    df = user_data.load_user_data(write("holes.csv", "text,label\ngood,pos\n,neg\n   ,pos\nbad,\nokay,neg\nfine, \n"))
     assert df["text"].tolist() == ["good", "okay"]
     report = df.attrs["report"]
     assert (report["rows_read"], report["rows_kept"], report["empty_text"], report["missing_label"]) == (6, 2, 2, 2)
     assert "2 of 6 rows" in capsys.readouterr().out
     with pytest.raises(FitlamError, match="none of its 2 rows"):
-        data.load_user_data(write("none.csv", "text,label\n,pos\nx,\n"))
+        user_data.load_user_data(write("none.csv", "text,label\n,pos\nx,\n"))
 
 
 def test_nan_values_from_a_dataframe_source():
     raw = pd.DataFrame({"t": ["good", None, float("nan"), "bad", "ok"], "y": [1.0, 0.0, 1.0, float("nan"), 0.0]})
-    clean, report = data.clean_rows(raw, "t", "y", "frame")
+    clean, report = user_data.clean_rows(raw, "t", "y", "frame")
     assert clean.to_dict("list") == {"text": ["good", "ok"], "label": ["1", "0"]}
     assert (report["empty_text"], report["missing_label"]) == (2, 1)
 
@@ -374,8 +375,8 @@ def test_nan_values_from_a_dataframe_source():
 def test_single_class_is_an_error(write):
     path = write("one.csv", "text,label\na,pos\nb,pos\n")
     with pytest.raises(FitlamError, match="a classifier needs at least 2 classes"):
-        data.load_user_data(path)
-    assert len(data.load_user_data(path, min_classes=1)) == 2
+        user_data.load_user_data(path)
+    assert len(user_data.load_user_data(path, min_classes=1)) == 2
     with pytest.raises(FitlamError, match="needs at least 2 classes"):
         data.check_labels(pd.DataFrame({"text": ["a"], "label": ["pos"]}))
 
@@ -394,23 +395,23 @@ def test_parquet(tmp_path):
     if importlib.util.find_spec("pyarrow") is None and importlib.util.find_spec("fastparquet") is None:
         path.write_bytes(b"PAR1")
         with pytest.raises(FitlamError, match="needs pyarrow.*pip install pyarrow"):
-            data.load_user_data(path)
+            user_data.load_user_data(path)
     else:
         pd.DataFrame({"text": ["a", None, "c", "d"], "label": [1, 0, None, 0]}).to_parquet(path)
-        df = data.load_user_data(path)
+        df = user_data.load_user_data(path)
         assert df.to_dict("list") == {"text": ["a", "d"], "label": ["1", "0"]}
 
 
 def test_split_user_data(capsys):
     rows = pd.DataFrame({"text": [f"text {i}" for i in range(100)] + ["text 3"], "label": ["a", "b"] * 50 + ["b"]})
-    parts = data.split_user_data(rows, valid_frac=0.1, test_frac=0.2)
+    parts = user_data.split_user_data(rows, valid_frac=0.1, test_frac=0.2)
     assert [len(parts[s]) for s in ("train", "valid", "test")] == [70, 10, 20]  # the copy of 'text 3' dropped
     assert "dropped 1 duplicate texts" in capsys.readouterr().out
     data.check_disjoint(parts)
-    again = data.split_user_data(rows, valid_frac=0.1, test_frac=0.2)
+    again = user_data.split_user_data(rows, valid_frac=0.1, test_frac=0.2)
     assert all(parts[s].equals(again[s]) for s in parts)  # seeded: the same split every time
     with pytest.raises(FitlamError, match="too few to split"):
-        data.split_user_data(rows.iloc[:4])
+        user_data.split_user_data(rows.iloc[:4])
 
 
 # ---------------------------------------------------------------------------------------------- fastai IMDb layout
@@ -437,7 +438,7 @@ def test_labels_are_normalised_one_way(tmp_path, capsys):
     "'1', '1.0' and 1.0 are one class wherever they come from: the file, training, scoring."
     path = tmp_path / "mixed.csv"
     path.write_text("text,label\na,1\nb,1.0\nc,x\nd,0.0\ne, 0 \n")   # a column of strings: nothing makes them numbers
-    df = data.load_user_data(path)
+    df = user_data.load_user_data(path)
     assert df.label.tolist() == ["1", "1", "x", "0", "0"]
     from fitlam.loaders import Labels
     from fitlam.pipeline import score_labels
@@ -447,7 +448,7 @@ def test_labels_are_normalised_one_way(tmp_path, capsys):
 
 def test_split_user_data_is_stratified():
     rows = pd.DataFrame({"text": [f"t{i}" for i in range(200)], "label": ["big"] * 180 + ["small"] * 20})
-    parts = data.split_user_data(rows, valid_frac=0.1, test_frac=0.1)
+    parts = user_data.split_user_data(rows, valid_frac=0.1, test_frac=0.1)
     for split in ("valid", "test"):
         assert parts[split].label.value_counts().to_dict() == {"big": 18, "small": 2}
     assert parts["train"].label.value_counts().to_dict() == {"big": 144, "small": 16}
