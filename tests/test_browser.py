@@ -4,7 +4,7 @@ Each test starts JupyterLab on 127.0.0.1 (a random port and token) over a tempor
 headless Chromium (Debian's `chromium`, driven by Playwright with `executable_path`; `.ci/run` installs it), runs every
 cell from the Run menu and then works a widget the way a learner would:
 
-* `12_widgets.ipynb`: moves the `epochs` slider of the learning-rate explorer with the keyboard and checks that the
+* `32_widgets.ipynb`: moves the `epochs` slider of the learning-rate explorer with the keyboard and checks that the
   plotted data (the summary line) and the rendered figure changed as the formula says;
 * `11_interpret.ipynb`: switches the attention explorer's method, picks another review, types one, and checks that
   the coloured HTML follows: its title names the method and the review, its tokens are the text in the box, the
@@ -176,9 +176,9 @@ def notebook_in_browser(lab: Lab, artifacts: Path):
     assert not console_errors, "errors in the browser console:\n" + "\n".join(console_errors)
 
 
-@pytest.mark.parametrize("lab", ["12_widgets.ipynb"], indirect=True)
+@pytest.mark.parametrize("lab", ["32_widgets.ipynb"], indirect=True)
 def test_lr_explorer_in_jupyterlab(lab):
-    artifacts = artifacts_for("12_widgets")
+    artifacts = artifacts_for("32_widgets")
     with notebook_in_browser(lab, artifacts) as page:
         explorer = page.locator(".fitlam-lr-explorer").first
         explorer.scroll_into_view_if_needed()
