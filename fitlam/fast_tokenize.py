@@ -31,8 +31,8 @@ from .tokenize import (
     rm_useless_spaces, spec_add_spaces, tokenize_reference)
 
 # %% auto #0
-__all__ = ['RULES_VERSION', 'cache_stats', 'tokenize', 'iter_tokenize', 'tokenize_texts', 'rules_fingerprint', 'corpus_key',
-           'corpus_cache_path', 'tokenize_corpus']
+__all__ = ['RULES_VERSION', 'cache_stats', 'tokenize', 'check_texts', 'iter_tokenize', 'tokenize_texts', 'rules_fingerprint',
+           'corpus_key', 'corpus_cache_path', 'tokenize_corpus']
 
 # %% ../nbs/30_fast_tokenize.ipynb #6d18da43
 _token_cache: dict[str, str | None] = {}  # chunk → its final tokens joined by spaces; None: replace_rep changes it
@@ -99,7 +99,7 @@ def tokenize(text: str) -> list[str]:
     return _tokenize_joined(text).split(" ")
 
 # %% ../nbs/30_fast_tokenize.ipynb #8124617e
-def _check_texts(texts: Iterable) -> Iterator[str]:
+def check_texts(texts: Iterable) -> Iterator[str]:
     "Yield the texts, checking each is a str (a missing CSV cell read as NaN is the usual culprit)."
     for i, text in enumerate(texts):
         if not isinstance(text, str):
@@ -136,7 +136,7 @@ def iter_tokenize(texts: Iterable[str], n_workers: int | None = None,
     sized = hasattr(texts, "__len__")
     if batch_size is None:  # enough batches to keep every worker busy; not so small that overhead dominates
         batch_size = max(1, min(1000, math.ceil(len(texts) / (4 * n_workers)))) if sized else 1000
-    batches = _batches(_check_texts(texts), batch_size)
+    batches = _batches(check_texts(texts), batch_size)
     if n_workers == 1 or (sized and len(texts) <= batch_size):  # one batch: a pool would only add overhead
         for batch in batches: yield from map(tokenize, batch)  # (already checked: texts are str)
         return
@@ -178,7 +178,7 @@ def rules_fingerprint() -> str:
 def corpus_key(texts: Sequence[str]) -> str:
     "The cache name for `texts` under the current rules: a hash of every text (in order) and the rules."
     digest = hashlib.sha256(rules_fingerprint().encode())
-    for text in _check_texts(texts):
+    for text in check_texts(texts):
         data = text.encode("utf-8", "surrogatepass")
         digest.update(len(data).to_bytes(8, "little")); digest.update(data)  # length first: no ambiguity at joins
     return digest.hexdigest()[:32]

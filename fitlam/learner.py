@@ -26,9 +26,9 @@ from .core import FitlamError, atomic_path, evaluating, get_device, live_bars
 __all__ = ['EVENTS', 'PLAIN_PROGRESS_EVERY_S', 'CHECKPOINT_FORMAT', 'logits_of', 'cross_entropy_flat', 'accuracy', 'perplexity',
            'Callback', 'ActivationRegularization', 'make_optimizer', 'amp_dtype', 'Learner', 'DivergedError',
            'divergence_message', 'one_batch', 'validate', 'table_line', 'EpochTable', 'fit', 'update_graph',
-           'history_frame', 'UnsafeFileError', 'load_plain', 'rng_states', 'set_rng_states', 'plain', 'unwrapped',
-           'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'CheckpointCallback', 'lr_find', 'suggest_lr',
-           'plot_lr_find']
+           'history_frame', 'UnsafeFileError', 'load_plain', 'rng_states', 'set_rng_states', 'plain', 'hidden_states',
+           'unwrapped', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'CheckpointCallback', 'lr_find',
+           'suggest_lr', 'plot_lr_find']
 
 # %% ../nbs/05_learner.ipynb #c5c0b727
 def logits_of(pred) -> torch.Tensor:
@@ -323,7 +323,7 @@ def _to_device(obj, device):
     if isinstance(obj, (list, tuple)): return type(obj)(_to_device(o, device) for o in obj)
     return obj
 
-def _hidden_states(model: nn.Module) -> list:
+def hidden_states(model: nn.Module) -> list:
     "The carried hidden state of every module that keeps one, in module order."
     return [m.hidden for m in model.modules() if hasattr(m, "hidden") and hasattr(m, "reset")]
 
@@ -336,7 +336,7 @@ def save_checkpoint(self: Learner, path: str | Path, hidden: list | None = None,
     `hidden`: the carried hidden states to save instead of this process's own (all processes' rows, gathered)."""
     model = unwrapped(self.model)
     state = {"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "opt": self.opt.state_dict(),
-             "scaler": self.scaler.state_dict(), "hidden": _hidden_states(model) if hidden is None else hidden,
+             "scaler": self.scaler.state_dict(), "hidden": hidden_states(model) if hidden is None else hidden,
              "epoch": self.epoch, "iter": self.iter, "step": self.step, "history": plain(self.history, "the history"),
              "rng": rng_states(), "extra": plain(extra, "extra")}
     with atomic_path(path) as tmp: torch.save(state, tmp)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .core import FitlamError, atomic_path
-from .fast_tokenize import _check_texts
+from .fast_tokenize import check_texts
 from .tokenize import BOS, EOS, PAD, SPECIAL_TOKENS, UNK, Vocab, apply_pre_rules
 
 # %% auto #0
@@ -64,7 +64,7 @@ class SubwordVocab(Vocab):
 
     def tokenize(self, texts, cache: bool = True, n_workers: int | None = None) -> list[list[str]]:
         "The pieces of each of `texts`, after the same pre-rules as words, `xxbos` first."
-        texts = [apply_pre_rules(t) for t in _check_texts(texts)]   # (a missing CSV cell is an error that says so)
+        texts = [apply_pre_rules(t) for t in check_texts(texts)]   # (a missing CSV cell is an error that says so)
         return [[BOS] + pieces for pieces in self.processor.encode(texts, out_type=str)]
 
     def for_target(self, token_lists, max_vocab: int, min_freq: int) -> SubwordVocab: return self
