@@ -205,7 +205,7 @@ def check_number(value, name: str) -> float:
         raise FitlamError(f"model setting {name}={value!r} must be a finite number")
     return float(value)
 
-
+# %% ../nbs/04_awd_lstm.ipynb #ffa1ec1f
 def awd_lstm_config(preset: Mapping | None = None, **overrides) -> dict:
     "Model sizes and dropouts from `preset` (default: `load_preset()`) and `overrides`, dropouts times `drop_mult`."
     preset = load_preset() if preset is None else preset
@@ -226,6 +226,7 @@ def awd_lstm_encoder(vocab_size: int, preset: Mapping | None = None, pad_idx: in
     config.pop("output_p")
     return AWDLSTM(vocab_size, pad_idx=pad_idx, **config)
 
+# %% ../nbs/04_awd_lstm.ipynb #a603d150
 def awd_lstm_lm(vocab_size: int, preset: Mapping | None = None, pad_idx: int | None = PAD_IDX,
                 tie_weights: bool = True, **overrides) -> LanguageModel:
     "An AWD-LSTM `LanguageModel` sized and regularised by `preset`, decoder tied to the embedding."
@@ -293,6 +294,7 @@ def _pick_next(logits: torch.Tensor, temperature: float, top_k: int | None, gene
     if generator is not None and probs.device != generator.device: probs = probs.to(generator.device)
     return torch.multinomial(probs, 1, generator=generator).squeeze(1).to(logits.device)
 
+# %% ../nbs/04_awd_lstm.ipynb #ec961d72
 @torch.no_grad()
 def sample_next_ids(model: LanguageModel, ids, n_words: int, temperature: float = 1.0, top_k: int | None = None,
                     generator: torch.Generator | None = None, banned_ids: Sequence[int] = ()) -> torch.Tensor:

@@ -169,6 +169,7 @@ def classifier_config(vocab_size: int, n_classes: int, preset: Mapping | None = 
                 clf_hidden=int(preset["clf_hidden"]), bptt=int(preset["bptt"]), max_len=int(preset["max_len"]),
                 pad_idx=pad_idx, backwards=bool(backwards))
 
+# %% ../nbs/09_classifier.ipynb #7cde1b4e
 def check_classifier_config(config: Mapping) -> None:
     "A FitlamError naming the setting if a (possibly loaded-from-file) classifier config has a wrong type or size."
     awd_lstm_config({**{k: config[k] for k in ("emb_sz", "n_hid", "n_layers", *DROPOUT_KEYS) if k != "output_p"},
@@ -182,6 +183,7 @@ def check_classifier_config(config: Mapping) -> None:
     if not isinstance(ps, (list, tuple)) or len(ps) != 2: raise FitlamError(f"model setting head_ps={ps!r} must be two dropouts")
     for p in ps: check_p(check_number(p, "head_ps"), "head_ps")
 
+# %% ../nbs/09_classifier.ipynb #b784e544
 def build_classifier(config: Mapping) -> TextClassifier:
     "A fresh `TextClassifier` (random weights) as described by `config` (see `classifier_config`)."
     missing = [k for k in CONFIG_KEYS if k not in config]
@@ -321,6 +323,7 @@ def prediction_frame(probs: np.ndarray, labels: Labels) -> pd.DataFrame:
     table.insert(0, "prediction", labels.decode(probs.argmax(1)))
     return table
 
+# %% ../nbs/09_classifier.ipynb #b308410b
 class Classifier:
     "A trained classifier for inference: the model with its vocabulary and labels; predict, save and load."
     def __init__(self, model: TextClassifier, vocab: Vocab, labels: Labels):
@@ -371,6 +374,7 @@ def save_classifier(self: Classifier, folder: str | Path) -> Path:
         for entry in previous["files"].values(): (folder / entry["name"]).unlink(missing_ok=True)
     return folder
 
+# %% ../nbs/09_classifier.ipynb #c04c2787
 def load_classifier(cls, folder: str | Path, device="cpu") -> Classifier:
     "Read a classifier written by `Classifier.save`, ready to predict (eval mode) on `device`."
     folder = Path(folder)

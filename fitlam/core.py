@@ -245,6 +245,7 @@ def note_unknown_env(name: str, keys) -> None:
     hint = f"did you mean FITLAM_{close[0].upper()}? " if close else ""
     print(f"note: ignoring the environment variable {name}: it names no preset key ({hint}see `fitlam presets`)")
 
+# %% ../nbs/00_core.ipynb #308f7883
 def load_preset(name: str | None = None, path: str | Path | None = None, **overrides) -> Preset:
     "Resolve a preset: [DEFAULT] < the named section < `FITLAM_<KEY>` variables < keyword arguments."
     settings = read_settings(path)

@@ -141,6 +141,7 @@ def score_colour(value: float) -> tuple[str, str]:
     text = "#000000" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "#ffffff"
     return "#{:02x}{:02x}{:02x}".format(*np.round(rgb).astype(int)), text
 
+# %% ../nbs/11_interpret.ipynb #e1204dbe
 def attention_html(tokens: Sequence[str], scores, label: str | None = None, prob: float | None = None,
                    title: str | None = None, vmax: float | None = None, score_name: str = "importance") -> str:
     "Self-contained HTML: each token on a background coloured by its score (white → dark blue), with a legend."

@@ -260,6 +260,7 @@ def fit(self: Learner, n_epochs: int, cbs=()):
         for cb in cbs: self.remove_cb(cb)
     return self
 
+# %% ../nbs/05_learner.ipynb #8c1e57f4
 def update_graph(self: Learner, bar):
     "The live loss graph under the progress bar (drawn in notebooks; a no-op in a terminal)."
     epochs = [r["epoch"] + 1 for r in self.history]
@@ -305,6 +306,7 @@ def set_rng_states(states: dict):
     np.random.set_state((n["kind"], n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
     if "cuda" in states and torch.cuda.is_available(): torch.cuda.set_rng_state_all(states["cuda"])
 
+# %% ../nbs/05_learner.ipynb #a046bf21
 def plain(value, where: str = "value"):
     "`value` with NumPy numbers and arrays as Python numbers and lists; anything but tensors and plain values is an error."
     if value is None or isinstance(value, (bool, int, float, str, torch.Tensor)): return value
@@ -327,6 +329,7 @@ def hidden_states(model: nn.Module) -> list:
     "The carried hidden state of every module that keeps one, in module order."
     return [m.hidden for m in model.modules() if hasattr(m, "hidden") and hasattr(m, "reset")]
 
+# %% ../nbs/05_learner.ipynb #ecf41372
 def unwrapped(model: nn.Module) -> nn.Module:
     "The model itself, out of the DistributedDataParallel wrapper that trains it on several processes (appendix 22)."
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
@@ -342,6 +345,7 @@ def save_checkpoint(self: Learner, path: str | Path, hidden: list | None = None,
     with atomic_path(path) as tmp: torch.save(state, tmp)
     return Path(path)
 
+# %% ../nbs/05_learner.ipynb #136e493a
 def read_checkpoint(path: str | Path) -> dict:
     "Load a checkpoint file's dict on the CPU; a clear error if it is missing, truncated, unsafe or not a fitlam checkpoint."
     path = Path(path)
@@ -356,6 +360,7 @@ def read_checkpoint(path: str | Path) -> dict:
         raise FitlamError(f"{path} is not a fitlam checkpoint (no '{CHECKPOINT_FORMAT}' marker)")
     return state
 
+# %% ../nbs/05_learner.ipynb #e990ac44
 def load_checkpoint(self: Learner, path: str | Path) -> dict:
     "Restore everything `save_checkpoint` wrote; returns its `extra` dict. Shape mismatches are a clear error."
     state = read_checkpoint(path)
@@ -420,6 +425,7 @@ def lr_find(self: Learner, start_lr: float = 1e-7, end_lr: float = 10.0, num_it:
         for g, b in zip(self.opt.param_groups, base): g["lr"] = b
     return pd.DataFrame(rows)
 
+# %% ../nbs/05_learner.ipynb #61df972e
 def suggest_lr(frame: pd.DataFrame) -> float:
     "A maximum learning rate from the range test: a tenth of the LR where the smoothed loss is lowest."
     return float(frame.lr[frame.loss.idxmin()] / 10)

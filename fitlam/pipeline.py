@@ -120,6 +120,7 @@ def user_task(data, text_col: str = "text", label_col: str = "label", unlabelled
     print(task_line(task))
     return task
 
+# %% ../nbs/10_pipeline.ipynb #354b3cc4
 def task_line(task: dict) -> str:
     "One line: the size of each split and the classes."
     classes = sorted(task["train"]["label"].unique())
@@ -143,6 +144,7 @@ def preset_for_sources(p: Preset, sources: dict) -> Preset:
         p = Preset({**p, "n_hid": WT103_SIZES["n_hid"]})
     return p
 
+# %% ../nbs/10_pipeline.ipynb #9234bf12
 def find_lm_dirs(path) -> dict[str, Path]:
     "The LM folders at `path`: the folder itself if it holds model.pt, else its subfolders fwd/, bwd/, *_fwd/, *_bwd/."
     path = Path(path).expanduser()
@@ -162,6 +164,7 @@ def find_lm_dirs(path) -> dict[str, Path]:
                           "make one with `fitlam pretrain`")
     return found
 
+# %% ../nbs/10_pipeline.ipynb #a443672f
 def resolve_pretrained(pretrained, tags, preset: Preset | None = None) -> dict[str, str | Path]:
     """Each direction's starting point: 'ours', 'wt103' or an LM folder; `pretrained` is one of those or a {tag: folder}
     dict. None means the preset's `pretrained` key (ours; wt103 for colab and paper), and 'ours' without a preset."""
@@ -214,6 +217,7 @@ def finish_stage(folder: Path, name: str, metrics: dict, history: pd.DataFrame |
     with atomic_path(folder / STAGE_MARKER) as tmp: tmp.write_text(json.dumps(marker, indent=2) + "\n")
     return marker
 
+# %% ../nbs/10_pipeline.ipynb #bdba40ef
 def completed_stage(folder) -> dict | None:
     "The marker of a finished stage whose files are all there and unchanged; None if the stage must run (again)."
     if folder is None or not (Path(folder) / STAGE_MARKER).is_file(): return None
@@ -234,6 +238,7 @@ def read_stage(folder) -> dict | None:
     return {"name": marker["stage"], "metrics": marker["metrics"], "history": history,
             "record": LRRecord.from_csv(Path(folder) / "lr_history.csv"), "skipped": True}
 
+# %% ../nbs/10_pipeline.ipynb #e93bc363
 def start_stage(folder):
     "Forget that a stage was ever finished in `folder` (it is about to run again)."
     if folder is not None: (Path(folder) / STAGE_MARKER).unlink(missing_ok=True)
@@ -305,6 +310,7 @@ def checkpoint_path(out, kind: str, tag: str) -> Path | None:
     "Where the stage of `kind` in direction `tag` keeps its per-epoch checkpoint in run folder `out` (None: no run folder)."
     return None if out is None else Path(out) / "checkpoints" / f"{kind}_{tag}.pt"
 
+# %% ../nbs/10_pipeline.ipynb #e29f2e1d
 def stage_callbacks(checkpoint, name: str, record: LRRecord, resume: bool = False, cbs=(),
                     minutes: float = 0) -> list[Callback]:
     """`cbs`, plus (with a checkpoint path) a checkpoint after every epoch and every `minutes` within one, resuming
@@ -399,6 +405,7 @@ def seconds_per_token(p: Preset, vocab_size: int, steps: int = 3) -> dict:
             seconds[name] = (time.perf_counter() - start) / (steps * p.bs * p.bptt)
     return seconds
 
+# %% ../nbs/10_pipeline.ipynb #e89563e2
 def run_estimate(p: Preset, task: dict, n_directions: int, spt: dict | None = None) -> dict:
     "Estimated seconds of stage 2 and stage 3 per direction, and in all, from token counts and `seconds_per_token`."
     from fitlam.classifier import classifier_plan
@@ -417,6 +424,7 @@ def run_estimate(p: Preset, task: dict, n_directions: int, spt: dict | None = No
     return {"seconds_per_token": spt, "finetune_lm_s": float(lm_s), "classifier_s": float(clf_s),
             "classifier_epochs": clf_epochs, "total_s": float(n_directions * (lm_s + clf_s))}
 
+# %% ../nbs/10_pipeline.ipynb #56b2e5b3
 def estimate_line(estimate: dict, device, n_directions: int) -> str:
     "One line: the estimate, per stage and in all, labelled as one."
     m = lambda s: f"{s / 60:.1f} min" if s >= 60 else f"{s:.0f} s"
@@ -507,6 +515,7 @@ def run_fitlam(preset: Preset | str | None = None, out: str | Path | None = None
     with run_folder(out, config, resume, overwrite) as out:   # locked, and listing its files, until the run ends
         return run_stages(p, out, task, task_info, sources, resume, progress, cbs, start)
 
+# %% ../nbs/10_pipeline.ipynb #4656b33b
 def run_stages(p: Preset, out, task, task_info: dict, sources: dict, resume: bool, progress: bool, cbs, start) -> dict:
     "The body of `run_fitlam`: the stages in each direction, the scores on the test set, and the run's tables."
     tags = list(sources)
@@ -541,6 +550,7 @@ def run_stages(p: Preset, out, task, task_info: dict, sources: dict, resume: boo
     if out is not None: write_run(out, p, result)
     return result
 
+# %% ../nbs/10_pipeline.ipynb #ab4405ae
 def write_run(out: str | Path, preset: Preset, result: dict) -> Path:
     "The run's tables: predictions.csv, history.csv (all stages), lr_history.csv, and metrics.json last (= run complete)."
     out = Path(out)

@@ -84,6 +84,7 @@ def embedded_lm_data(p: Preset, backwards: bool = False, rank: int = 0, world_si
                                     p, backwards, rank, world_size)
     return {"vocab": vocab, "train": train_dl, "valid": valid_dl, "corpus": p.pretrain_corpus}
 
+# %% ../nbs/07_pretrain.ipynb #87a0a6f9
 def pretrain_lm(preset: Preset | None = None, backwards: bool = False, epochs: int | None = None,
                 progress: bool = True, cbs=(), record: LRRecord | None = None, data: dict | None = None) -> dict:
     """Stage 1: train an AWD-LSTM LM on `data` (vocab, train, valid loaders, corpus name; default: the preset's
@@ -132,6 +133,7 @@ def save_lm(folder: str | Path, model: LanguageModel, vocab: Vocab, config: dict
         with atomic_path(folder / "card.json") as tmp: tmp.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
     return folder
 
+# %% ../nbs/07_pretrain.ipynb #372eaf38
 def load_lm(folder: str | Path, device=None) -> tuple[LanguageModel, Vocab, dict]:
     "Load a language model saved by `save_lm`: (model in float32, vocab, config). Never runs code from the file."
     path = Path(folder) / "model.pt"
@@ -161,6 +163,7 @@ def load_lm(folder: str | Path, device=None) -> tuple[LanguageModel, Vocab, dict
         raise FitlamError(damaged % f"its weights don't fit its own config ({str(e).splitlines()[1].strip()[:120]})") from None
     return model.to(get_device(device)), vocab, config
 
+# %% ../nbs/07_pretrain.ipynb #b904c6b1
 def lm_config(preset: Preset, backwards: bool = False) -> dict:
     "What `load_lm` needs to rebuild the model: sizes, dropouts (drop_mult 1: already applied), direction, bptt."
     return {**awd_lstm_config(preset), "drop_mult": 1.0, "backwards": backwards, "bptt": preset.bptt}
@@ -179,6 +182,7 @@ def fit_vector_map(lm_rows: torch.Tensor, itos, words, vectors, ridge: float = 1
     W = torch.linalg.solve(X.T @ X + ridge * len(X) * torch.eye(X.shape[1], dtype=X.dtype), X.T @ Y)
     return W.float(), int(found.sum())
 
+# %% ../nbs/07_pretrain.ipynb #80027ef7
 def lm_for_vocab(model: LanguageModel, vocab: Vocab, new_vocab: Vocab, config: dict,
                  word_vectors: tuple | None = None) -> tuple[LanguageModel, dict]:
     "A copy of `model` whose embedding/decoder rows follow `new_vocab`. New words: their mapped word vector, else the mean row."

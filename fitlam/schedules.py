@@ -197,6 +197,7 @@ def set_trainable(layer_groups: Sequence[nn.Module], trainable: Iterable[int]) -
         frozen.append(not train)
     return frozen
 
+# %% ../nbs/06_schedules.ipynb #ef318d49
 def freeze_to(layer_groups: Sequence[nn.Module], n: int) -> list[bool]:
     "Freeze groups 0..n−1 and train groups n and above (negative n counts from the top: -1 trains only the top group)."
     count = len(layer_groups)
@@ -231,6 +232,7 @@ def all_layers_plan(n_groups: int, n_epochs: int) -> list[PlanEpoch]:
     _check_counts(n_groups, n_epochs)
     return [PlanEpoch("all", tuple(range(n_groups)))] * n_epochs
 
+# %% ../nbs/06_schedules.ipynb #b2a70058
 def gradual_unfreezing_plan(n_groups: int, n_epochs: int) -> list[PlanEpoch]:
     "Epoch e trains the top e+1 groups ('unfreeze e+1'); the last epoch, and any once all are thawed, train all ('all')."
     _check_counts(n_groups, n_epochs)
@@ -249,6 +251,7 @@ def chain_thaw_plan(n_groups: int, epochs_per_layer: int = 1, final_epochs: int 
     steps = [PlanEpoch("head only", (top,))] + [PlanEpoch(f"group {g} only", (g,)) for g in range(top)]
     return [step for step in steps for _ in range(epochs_per_layer)] + all_layers_plan(n_groups, final_epochs)
 
+# %% ../nbs/06_schedules.ipynb #00304369
 CYCLES = ("phase", "epoch", "run")
 DEFAULT_CYCLE = {"cosine": "epoch"}  # v1 annealed over one epoch; every other schedule runs once per phase
 
@@ -418,6 +421,7 @@ def steps_per_epoch(dl, epoch: int) -> int:
     if hasattr(dl, "epoch_seq_lens"): return len(dl.epoch_seq_lens(epoch))
     return len(dl)
 
+# %% ../nbs/06_schedules.ipynb #79266105
 class PlanCallback(Callback):
     "Follow `plan` (one PlanEpoch per epoch): freeze/thaw groups each epoch, set scheduled lrs each batch, log them."
     order = -10   # set the learning rates before any other callback looks at them
@@ -444,6 +448,7 @@ class PlanCallback(Callback):
             phase = self.plan[learn.epoch - self.first_epoch].phase
             self.record.log(self.stage, phase, learn.step - 1, learn.opt, loss=learn.raw_loss.item())
 
+# %% ../nbs/06_schedules.ipynb #0d24bae0
 def fit_plan(learn: Learner, layer_groups, plan, schedule: str = "stlr", record: LRRecord | None = None,
              stage: str = "train", cycle: str | None = None, bptt: int | None = None, first_epoch: int = 0,
              **options) -> LRRecord:

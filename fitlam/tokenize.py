@@ -113,6 +113,7 @@ def lowercase(tokens: list[str]) -> list[str]:
     "Every token in lower case."
     return [token.lower() for token in tokens]
 
+# %% ../nbs/02_tokenize.ipynb #f16bfa98
 def replace_space(tokens: list[str]) -> list[str]:
     "Spaces inside tokens (only whitespace tokens have them) become '▁'."
     return [token.replace(" ", "▁") for token in tokens]
