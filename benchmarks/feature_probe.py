@@ -40,6 +40,7 @@ from fitlam.learner import Callback  # noqa: E402
 from fitlam.loaders import Labels, pad_left, sorted_batches  # noqa: E402
 from fitlam.classifier import text_ids  # noqa: E402
 from fitlam.pretrain import load_lm, save_lm, shipped_lm_dir  # noqa: E402
+from fitlam.saved import holds_model  # noqa: E402
 
 
 @torch.no_grad()
@@ -79,7 +80,7 @@ class SaveEachEpoch(Callback):
 
 def stage2_epochs(p, texts, valid_texts, epochs: int, folder: Path) -> dict:
     "Stage 2 (forward) for `epochs` epochs, one LM folder per epoch in `folder`; skipped when the last one exists."
-    if (folder / f"epoch_{epochs}" / "model.pt").is_file():
+    if holds_model(folder / f"epoch_{epochs}", "language_model"):
         return json.loads((folder / "metrics.json").read_text())
     lm, vocab, config = starting_lm(p)
     saver = SaveEachEpoch(folder, config)
@@ -116,7 +117,7 @@ def main(argv=None):
         stage2 = stage2_epochs(p, texts, list(data["valid"].text), args.epochs, work / "stage2")
     lms = {"shipped": shipped_lm_dir("fwd")}
     lms.update({f"stage2_epoch_{e}": work / "stage2" / f"epoch_{e}" for e in range(1, args.epochs + 1)
-                if (work / "stage2" / f"epoch_{e}" / "model.pt").is_file()})
+                if holds_model(work / "stage2" / f"epoch_{e}", "language_model")})
     labels = Labels(pool.label)
     test_y = labels.encode(test.label)
     rows = {}

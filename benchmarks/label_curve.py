@@ -50,6 +50,7 @@ from fitlam.finetune_lm import finetune_lm, starting_lm
 from fitlam.pretrain import load_lm, save_lm, shipped_lm_dir
 from fitlam.loaders import ClassifierLoader, Labels, pad_left, sorted_batches
 from fitlam.pipeline import glove_mean_baseline, tfidf_baseline
+from fitlam.saved import MANIFEST_NAME, holds_model
 
 ROWS = ("tfidf", "glove_mean", "scratch", "fitlam_fwd", "fitlam_ensemble", "probe_fwd")
 
@@ -83,7 +84,7 @@ def probe_accuracy(train_x, train_y, test_x, test_y, seed: int) -> float:
 
 def fine_tuned_lm(p, tag: str, pool, unlabelled, valid, folder: Path) -> dict:
     "Stage 2 in one direction, once: shipped LM -> the unlabelled reviews + the pool's texts (no labels). Cached in `folder`."
-    if (folder / "model.pt").is_file() and (folder / "metrics.json").is_file():
+    if holds_model(folder, "language_model") and (folder / "metrics.json").is_file():
         model, vocab, _ = load_lm(folder)
         return {"model": model, "vocab": vocab, "metrics": json.loads((folder / "metrics.json").read_text())}
     lm, vocab, config = starting_lm(p, backwards=tag == "bwd")
@@ -99,7 +100,7 @@ def fine_tuned_lm(p, tag: str, pool, unlabelled, valid, folder: Path) -> dict:
 
 def work_key(p, pool: int) -> str:
     "A short name for these settings, this pool size and the shipped LMs' bytes: the work folder to resume from."
-    lms = [shipped_lm_dir(tag) / "model.pt" for tag in ("fwd", "bwd")]
+    lms = [shipped_lm_dir(tag) / MANIFEST_NAME for tag in ("fwd", "bwd")]   # (it holds the checksum of every file)
     # the curve always starts from the shipped LMs, whose bytes are in the key: the preset's `pretrained` is not
     settings = {k: v for k, v in p.items() if k != "pretrained"}
     stamp = json.dumps({"preset": settings, "pool": pool, "lms": [sha256_file(f) if f.is_file() else None for f in lms]},

@@ -7,8 +7,6 @@ STLR and gradual unfreezing — then predict, save and load a classifier for use
 # %% ../nbs/09_classifier.ipynb #cb9869a9
 from __future__ import annotations
 
-import json
-import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -18,24 +16,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import __version__
 from .awd_lstm import (DROPOUT_KEYS, MAX_SIZES, PAD_IDX, AWDLSTM, LanguageModel, awd_lstm_config, check_number, check_p,
                               layer_groups, read_state_dict, whole_number)
-from .core import FitlamError, atomic_path, evaluating, get_device, load_preset
-from .data import is_missing, sha256_file
+from .core import FitlamError, evaluating, get_device, load_preset
+from .data import is_missing
 from .learner import ActivationRegularization, Learner, accuracy, cross_entropy_flat
 from .loaders import Labels, as_token_arrays, pad_left, sorted_batches
 from .schedules import (LRRecord, all_layers_plan, discriminative_lrs, epochs_for_budget, fit_plan,
                               gradual_unfreezing_plan, stretch_plan)
+from .saved import load_model, load_weights, save_model
 from .schedules import param_groups
 from .tokenize import Vocab
 
 # %% auto #0
-__all__ = ['CONFIG_KEYS', 'MANIFEST_NAME', 'CLASSIFIER_FORMAT', 'bpt3c_layout', 'bpt3c_chunks', 'BPT3CEncoder',
-           'masked_concat_pool', 'SafeBatchNorm1d', 'ConcatPoolingHead', 'TextClassifier', 'classifier_config',
-           'check_classifier_config', 'build_classifier', 'text_classifier', 'load_encoder_from_lm', 'classifier_plan',
-           'train_classifier', 'predict_ids', 'text_ids', 'prediction_frame', 'Classifier', 'save_classifier',
-           'load_classifier']
+__all__ = ['CONFIG_KEYS', 'bpt3c_layout', 'bpt3c_chunks', 'BPT3CEncoder', 'masked_concat_pool', 'SafeBatchNorm1d',
+           'ConcatPoolingHead', 'TextClassifier', 'classifier_config', 'check_classifier_config', 'build_classifier',
+           'text_classifier', 'load_encoder_from_lm', 'classifier_plan', 'train_classifier', 'predict_ids', 'text_ids',
+           'prediction_frame', 'Classifier', 'save_classifier', 'load_classifier']
 
 # %% ../nbs/09_classifier.ipynb #5edfd753
 def bpt3c_layout(ids: torch.Tensor, max_len: int | None, pad_idx: int = PAD_IDX):
@@ -278,35 +275,6 @@ def predict_ids(model: TextClassifier, docs, bs: int = 64) -> tuple[np.ndarray, 
             probs[batch] = model(ids)[0].float().softmax(-1).cpu().numpy()
     return probs.argmax(1), probs
 
-# %% ../nbs/09_classifier.ipynb #ed65e4ea
-MANIFEST_NAME = "fitlam-classifier.json"
-CLASSIFIER_FORMAT = "fitlam-classifier"
-
-def _write_fresh(folder: Path, stem: str, suffix: str, write) -> dict:
-    "Write a file named `stem-<random>suffix` in `folder` with `write(path)`, atomically; -> {'name', 'sha256'}."
-    name = f"{stem}-{secrets.token_hex(4)}{suffix}"
-    with atomic_path(folder / name) as tmp: write(tmp)
-    return {"name": name, "sha256": sha256_file(folder / name)}
-
-def _read_manifest(folder: Path) -> dict:
-    "The checked manifest of a saved classifier; a FitlamError naming the problem if the folder isn't one."
-    path = folder / MANIFEST_NAME
-    if not folder.is_dir(): raise FitlamError(f"no classifier folder at {folder}; check the path, or save one with Classifier.save")
-    if not path.is_file():
-        raise FitlamError(f"{folder} is not a fitlam classifier (it has no {MANIFEST_NAME}); "
-                          "give the folder Classifier.save wrote")
-    try: manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError): raise FitlamError(f"{path} is damaged (not JSON); save the classifier again") from None
-    not_ours = FitlamError(f"{path} is not a fitlam classifier manifest; give the folder Classifier.save wrote")
-    if not isinstance(manifest, dict) or manifest.get("format") != CLASSIFIER_FORMAT: raise not_ours
-    files = manifest.get("files")
-    if not isinstance(files, dict) or set(files) != {"weights", "vocab", "labels"}: raise not_ours
-    if not isinstance(manifest.get("config"), dict): raise not_ours
-    for entry in files.values():  # plain names inside the folder only
-        if not isinstance(entry, dict) or Path(str(entry.get("name"))).name != entry.get("name"):
-            raise FitlamError(f"{path} names files outside its folder; it is not a manifest Classifier.save wrote")
-    return manifest
-
 # %% ../nbs/09_classifier.ipynb #79c45220
 def text_ids(texts, vocab: Vocab, backwards: bool = False, cache: bool = True, n_workers: int | None = None) -> list[np.ndarray]:
     """Token ids of each text as a classifier reads them, reversed for a backwards model. One string is one text; a
@@ -355,47 +323,17 @@ class Classifier:
 
 # %% ../nbs/09_classifier.ipynb #4e486061
 def save_classifier(self: Classifier, folder: str | Path) -> Path:
-    "Write the classifier for inference (weights, vocabulary, labels, config) to `folder`, atomically."
+    "Write the classifier for inference (weights, vocabulary, labels, config) to `folder`, atomically (appendix 33)."
     if self.model.config is None:
         raise FitlamError("this model has no config to save; build it with text_classifier or build_classifier")
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    try: previous = _read_manifest(folder) if (folder / MANIFEST_NAME).exists() else None
-    except FitlamError: previous = None  # a damaged manifest is simply replaced
-    weights = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
-    files = {"weights": _write_fresh(folder, "weights", ".pth", lambda path: torch.save(weights, path)),
-             "vocab": _write_fresh(folder, "vocab", ".json", self.vocab.save),
-             "labels": _write_fresh(folder, "labels", ".json", self.labels.save)}
-    manifest = {"format": CLASSIFIER_FORMAT, "version": 1, "fitlam_version": __version__,
-                "config": self.model.config, "files": files}
-    with atomic_path(folder / MANIFEST_NAME) as tmp:  # the switch from the old classifier to the new one
-        tmp.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-    if previous:
-        for entry in previous["files"].values(): (folder / entry["name"]).unlink(missing_ok=True)
-    return folder
+    return save_model(folder, "classifier", self.model.config, self.model.state_dict(), self.vocab, self.labels)
 
 # %% ../nbs/09_classifier.ipynb #c04c2787
 def load_classifier(cls, folder: str | Path, device="cpu") -> Classifier:
     "Read a classifier written by `Classifier.save`, ready to predict (eval mode) on `device`."
-    folder = Path(folder)
-    manifest = _read_manifest(folder)
-    paths = {}
-    for kind, entry in manifest["files"].items():
-        path = paths[kind] = folder / entry["name"]
-        if not path.is_file():
-            raise FitlamError(f"{folder} lacks its {kind} file {entry['name']}; copy the whole folder, or save again")
-        if sha256_file(path) != entry.get("sha256"):
-            raise FitlamError(f"{path} is damaged or was changed since it was saved (checksum differs); save again")
-    model = build_classifier(manifest["config"])
-    try: state = torch.load(paths["weights"], map_location="cpu", weights_only=True)
-    except Exception as e:   # not a torch file, truncated, or holding objects other than tensors
-        raise FitlamError(f"{paths['weights']} is not a readable weights file ({type(e).__name__}); "
-                          "save the classifier again") from None
-    try: model.load_state_dict(state)
-    except Exception as e:
-        raise FitlamError(f"the weights in {paths['weights']} don't fit the saved config "
-                          f"({(str(e).strip().splitlines() or [type(e).__name__])[0][:150]}); save the classifier again") from None
-    classifier = cls(model, Vocab.load(paths["vocab"]), Labels.load(paths["labels"]))
+    saved = load_model(folder, "classifier")
+    model = load_weights(build_classifier(saved["config"]), saved["weights"], folder, "classifier")
+    classifier = cls(model, saved["vocab"], saved["labels"])
     model.to(get_device(device)).eval()
     return classifier
 

@@ -434,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--encoding", help="the input's text encoding, e.g. latin-1 (default: UTF-8, with any bad "
                                             "bytes replaced and counted)")
     pre = add_command(sub, "pretrain", "stage 1: pretrain an AWD-LSTM LM on the general-English corpus, or on yours")
-    add_run_options(pre, "folder for model.pt, card.json, history.csv, lr_history.csv (required)", out_required=True)
+    add_run_options(pre, "folder for the LM (weights, vocab, manifest), card.json, history.csv, lr_history.csv (required)", out_required=True)
     pre.add_argument("--backwards", action="store_true", help="train the backward LM (reads text right to left)")
     pre.add_argument("--epochs", type=int, help="override the preset's pretrain_epochs")
     pre.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/ (written after every epoch)")

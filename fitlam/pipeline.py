@@ -27,6 +27,7 @@ from .learner import Callback, CheckpointCallback, UnsafeFileError, read_checkpo
 from .loaders import ClassifierLoader, Labels
 from .pretrain import lm_config, load_lm, pretrain_lm, save_lm, wt103_lm
 from .run_folder import check_run_folder, run_folder
+from .saved import MANIFEST_NAME, holds_model
 from .schedules import CLASSIFIER, FINETUNE_LM, PRETRAIN, LRRecord, stage_name
 from .fast_tokenize import tokenize_corpus
 from .tokenize import Vocab
@@ -146,21 +147,21 @@ def preset_for_sources(p: Preset, sources: dict) -> Preset:
 
 # %% ../nbs/10_pipeline.ipynb #9234bf12
 def find_lm_dirs(path) -> dict[str, Path]:
-    "The LM folders at `path`: the folder itself if it holds model.pt, else its subfolders fwd/, bwd/, *_fwd/, *_bwd/."
+    "The LM folders at `path`: the folder itself if it holds a saved LM, else its subfolders fwd/, bwd/, *_fwd/, *_bwd/."
     path = Path(path).expanduser()
     if not path.is_dir():
         raise FitlamError(f"pretrained LM folder {path} not found; give a folder saved by `fitlam pretrain`, 'ours' or 'wt103'")
-    if (path / "model.pt").is_file():
+    if holds_model(path, "language_model"):
         _, _, config = load_lm(path)
         return {"bwd" if config.get("backwards") else "fwd": path}
     found = {}
     for tag in ("fwd", "bwd"):
         dirs = sorted(d for d in path.iterdir() if d.is_dir() and (d.name == tag or d.name.endswith(f"_{tag}"))
-                      and (d / "model.pt").is_file())
+                      and holds_model(d, "language_model"))
         if len(dirs) > 1: raise FitlamError(f"{path} holds several {tag} LMs ({', '.join(d.name for d in dirs)}); give one of them")
         if dirs: found[tag] = dirs[0]
     if not found:
-        raise FitlamError(f"{path} holds no fitlam language model (no model.pt in it, nor in fwd/, bwd/, *_fwd/ or *_bwd/); "
+        raise FitlamError(f"{path} holds no fitlam language model (none in it, nor in fwd/, bwd/, *_fwd/ or *_bwd/); "
                           "make one with `fitlam pretrain`")
     return found
 
@@ -567,12 +568,12 @@ def load_run_classifiers(folder, device="cpu") -> dict[str, Classifier]:
     "The classifiers of a run folder ({'fwd': ..., 'bwd': ...}), or of one classifier folder ({'model': ...})."
     folder = Path(folder).expanduser()
     if not folder.is_dir(): raise FitlamError(f"model folder {folder} not found; give a run folder made by fitlam run/train")
-    if (folder / "fitlam-classifier.json").is_file(): return {"model": Classifier.load(folder, device)}
+    if holds_model(folder, "classifier"): return {"model": Classifier.load(folder, device)}
     found = {tag: Classifier.load(folder / f"classifier_{tag}", device) for tag in ("fwd", "bwd")
-             if (folder / f"classifier_{tag}" / "fitlam-classifier.json").is_file()}
+             if holds_model(folder / f"classifier_{tag}", "classifier")}
     if not found:
         raise FitlamError(f"{folder} is not a fitlam model: it has no classifier_fwd/ (a finished run folder) and no "
-                          "fitlam-classifier.json (a classifier folder); give the --out folder of fitlam run/train")
+                          f"{MANIFEST_NAME} (a classifier folder); give the --out folder of fitlam run/train")
     if len({tuple(c.labels.classes) for c in found.values()}) > 1:
         raise FitlamError(f"the classifiers in {folder} predict different classes; give one classifier folder")
     return found

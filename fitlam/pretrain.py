@@ -18,16 +18,17 @@ import torch
 from .awd_lstm import LanguageModel, awd_lstm_config, awd_lstm_lm, layer_groups, remap_rows, sample_next_ids
 from .core import FitlamError, Preset, atomic_path, device_name, get_device, load_preset, repo_root, seed_everything
 from .data import load_pretrain_corpus, load_word_vectors
-from .learner import ActivationRegularization, Learner, UnsafeFileError, load_plain, perplexity
+from .learner import ActivationRegularization, Learner, perplexity
 from .loaders import LMLoader
+from .saved import load_model, load_weights, save_model
 from .schedules import LRRecord, all_layers_plan, discriminative_lrs, fit_plan, param_groups
 from .fast_tokenize import tokenize, tokenize_corpus
 from .tokenize import BOS, PAD, TK_MAJ, TK_UP, UNK, Vocab
 
 # %% auto #0
-__all__ = ['GLOVE_STD', 'LM_FORMAT', 'numericalize_docs', 'lm_loaders', 'lm_learner', 'vector_rows',
-           'init_embedding_from_vectors', 'embedded_lm_data', 'pretrain_lm', 'save_lm', 'load_lm', 'lm_config',
-           'with_bias', 'fit_vector_map', 'lm_for_vocab', 'detokenize', 'generate', 'shipped_lm_dir', 'wt103_lm']
+__all__ = ['GLOVE_STD', 'numericalize_docs', 'lm_loaders', 'lm_learner', 'vector_rows', 'init_embedding_from_vectors',
+           'embedded_lm_data', 'pretrain_lm', 'save_lm', 'load_lm', 'lm_config', 'with_bias', 'fit_vector_map',
+           'lm_for_vocab', 'detokenize', 'generate', 'shipped_lm_dir', 'wt103_lm']
 
 # %% ../nbs/07_pretrain.ipynb #3acc37b2
 def numericalize_docs(token_lists, vocab: Vocab) -> list[np.ndarray]:
@@ -118,17 +119,11 @@ def pretrain_lm(preset: Preset | None = None, backwards: bool = False, epochs: i
     return {"model": model, "vocab": vocab, "learner": learn, "record": record, "metrics": metrics}
 
 # %% ../nbs/07_pretrain.ipynb #a7e0497d
-LM_FORMAT = "fitlam-lm-v1"
-
 def save_lm(folder: str | Path, model: LanguageModel, vocab: Vocab, config: dict, card: dict | None = None,
             half: bool = True) -> Path:
-    "Save `model` (fp16 weights by default), its vocab and config to `folder/model.pt`, and `card` to card.json."
-    folder = Path(folder)
-    weights = {k: (v.half() if half and v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
-    state = {"format": LM_FORMAT, "config": config, "itos": vocab.itos, "state_dict": weights}
-    if vocab.kind == "sentencepiece":   # the model that cuts text into its pieces travels with the LM (appendix 20)
-        state["sentencepiece"] = torch.frombuffer(bytearray(vocab.model_bytes), dtype=torch.uint8)
-    with atomic_path(folder / "model.pt") as tmp: torch.save(state, tmp)
+    "Save `model` (fp16 weights by default), its vocab and config in `folder` (appendix 33), and `card` to card.json."
+    weights = {k: v.half() if half and v.is_floating_point() else v for k, v in model.state_dict().items()}
+    folder = save_model(folder, "language_model", config, weights, vocab)
     if card is not None:
         with atomic_path(folder / "card.json") as tmp: tmp.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
     return folder
@@ -136,32 +131,9 @@ def save_lm(folder: str | Path, model: LanguageModel, vocab: Vocab, config: dict
 # %% ../nbs/07_pretrain.ipynb #372eaf38
 def load_lm(folder: str | Path, device=None) -> tuple[LanguageModel, Vocab, dict]:
     "Load a language model saved by `save_lm`: (model in float32, vocab, config). Never runs code from the file."
-    path = Path(folder) / "model.pt"
-    if not path.is_file(): raise FitlamError(f"no language model at {folder} (expected {path}); train one with `fitlam pretrain`")
-    try: state = load_plain(path, fix="use a language model saved by fitlam (`fitlam pretrain`), or restore the shipped "
-                                       "ones (git checkout models/)")
-    except UnsafeFileError: raise
-    except Exception as e:
-        raise FitlamError(f"{path} is corrupt or truncated ({type(e).__name__}); restore it (git checkout) or retrain") from None
-    if not isinstance(state, dict) or state.get("format") != LM_FORMAT:
-        raise FitlamError(f"{path} is not a fitlam language model (no '{LM_FORMAT}' marker)")
-    damaged = f"{path} is damaged: %s; restore it (git checkout, or copy the folder again) or retrain"
-    kinds = {"itos": list, "config": dict, "state_dict": dict}
-    wrong = [key for key, kind in kinds.items() if not isinstance(state.get(key), kind)]
-    if wrong: raise FitlamError(damaged % f"its {', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} missing or of the wrong type")
-    if not all(isinstance(word, str) for word in state["itos"]): raise FitlamError(damaged % "its vocabulary is not a list of words")
-    if not all(torch.is_tensor(v) for v in state["state_dict"].values()): raise FitlamError(damaged % "its weights are not all tensors")
-    vocab, config = Vocab(state["itos"]), state["config"]
-    if torch.is_tensor(state.get("sentencepiece")):
-        from fitlam.subword import SubwordVocab
-        try: vocab = SubwordVocab(state["sentencepiece"].numpy().tobytes())
-        except (RuntimeError, OSError, ValueError): raise FitlamError(damaged % "its SentencePiece model is unreadable") from None
-        if vocab.itos != state["itos"]: raise FitlamError(damaged % "its pieces and its SentencePiece model disagree")
-    model = awd_lstm_lm(len(vocab), config)
-    try: model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["state_dict"].items()})
-    except RuntimeError as e:   # missing, unexpected or wrongly shaped tensors
-        raise FitlamError(damaged % f"its weights don't fit its own config ({str(e).splitlines()[1].strip()[:120]})") from None
-    return model.to(get_device(device)), vocab, config
+    saved = load_model(folder, "language_model")
+    model = load_weights(awd_lstm_lm(len(saved["vocab"]), saved["config"]), saved["weights"], folder, "language model")
+    return model.to(get_device(device)), saved["vocab"], saved["config"]
 
 # %% ../nbs/07_pretrain.ipynb #b904c6b1
 def lm_config(preset: Preset, backwards: bool = False) -> dict:

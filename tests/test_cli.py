@@ -126,7 +126,7 @@ def test_train_and_predict_on_data_the_kit_has_never_seen(work):
     assert f"{metrics['fwd']['finetune_lm']['valid_perplexity']:.1f} after" in done.stdout
     # the run folder: splits saved, stages, tables, report
     for name in ("config.json", "history.csv", "lr_history.csv", "predictions.csv", "report.html",
-                 "data/train.csv", "data/test.csv", "lm_fwd/model.pt", "classifier_fwd/fitlam-classifier.json"):
+                 "data/train.csv", "data/test.csv", "lm_fwd/fitlam-model.json", "classifier_fwd/fitlam-model.json"):
         assert (run / name).is_file(), name
     config = json.loads((run / "config.json").read_text())
     assert config["clf_epochs"] == 2 and config["run"]["task"]["text_col"] == "sentence"
@@ -166,7 +166,7 @@ def test_finetune_lm_alone_on_your_texts(work):
     code, out, err = call("finetune-lm", "--data", work / "sentences.csv", "--text-col", "sentence", "--preset", "quick",
                           "--pretrained", work / "lm_fwd", "--out", work / "tuned")
     assert code == 0, err
-    assert {"model.pt", "card.json", "history.csv", "lr_history.csv"} <= {f.name for f in (work / "tuned").iterdir()}
+    assert {"fitlam-model.json", "card.json", "history.csv", "lr_history.csv"} <= {f.name for f in (work / "tuned").iterdir()}
     card = json.loads((work / "tuned" / "card.json").read_text())
     assert card["valid_perplexity"] < card["valid_perplexity_before"] and "saved to" in out
 

@@ -15,6 +15,7 @@ import torch
 
 from fitlam.core import load_preset
 from fitlam.data import load_pretrain_corpus
+from fitlam.saved import load_model
 
 PYTHON = sys.executable
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -58,7 +59,7 @@ def steps(folder):
 
 
 def weights(folder):
-    return torch.load(folder / "model.pt", weights_only=True)["state_dict"]
+    return load_model(folder, "language_model")["weights"]
 
 
 def test_two_processes_resume_exactly_after_a_kill(corpus_file, tmp_path):
@@ -71,7 +72,7 @@ def test_two_processes_resume_exactly_after_a_kill(corpus_file, tmp_path):
 
     cut = tmp_path / "cut"
     killed_midway(pretrain_cmd(2, corpus_file, cut, *often), cut / "checkpoints" / "pretrain_fwd.pt")
-    assert not (cut / "model.pt").exists() and (cut / "checkpoints" / "pretrain_fwd.pt").is_file()
+    assert not (cut / "fitlam-model.json").exists() and (cut / "checkpoints" / "pretrain_fwd.pt").is_file()
     done = run(pretrain_cmd(2, corpus_file, cut, *often, "--resume"))
     assert "resuming pretrain from" in done.stdout
     a, b = steps(straight), steps(cut)

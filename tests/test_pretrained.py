@@ -6,19 +6,22 @@ from pathlib import Path
 
 import pytest
 
+from fitlam.saved import holds_model, read_manifest
+
 ROOT = Path(__file__).resolve().parent.parent
-DIRECTIONS = [d for d in ("fwd", "bwd") if (ROOT / "models" / f"general_english_{d}" / "model.pt").exists()]
+DIRECTIONS = [d for d in ("fwd", "bwd") if holds_model(ROOT / "models" / f"general_english_{d}", "language_model")]
 
 
 def test_the_forward_model_ships():
-    assert "fwd" in DIRECTIONS, "models/general_english_fwd/model.pt is missing: see README (fitlam pretrain)"
+    assert "fwd" in DIRECTIONS, "models/general_english_fwd holds no saved LM: see README (fitlam pretrain)"
 
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
 def test_shipped_lm_card_and_size(direction):
     folder = ROOT / "models" / f"general_english_{direction}"
     card = json.loads((folder / "card.json").read_text())
-    assert (folder / "model.pt").stat().st_size <= 10 * 2**20
+    _, manifest = read_manifest(folder, "language_model")
+    assert sum((folder / entry["name"]).stat().st_size for entry in manifest["files"].values()) <= 10 * 2**20
     for key in ("valid_perplexity", "command", "epochs", "wall_s", "train_tokens", "preset_values", "description"):
         assert key in card, key
     assert card["command"].startswith("fitlam pretrain") and ("--backwards" in card["command"]) == (direction == "bwd")

@@ -65,7 +65,7 @@ def test_overwrite_run_after_run_deletes_only_what_runs_wrote(work, tmp_path):
     scores = json.loads((out / "metrics.json").read_text())["fwd"]["test"]
     listed = run_files(out)
     assert {"config.json", "metrics.json", "predictions.csv", "history.csv", "lr_history.csv", "report.html",
-            "lm_fwd/model.pt", "lm_fwd/stage.json", "classifier_fwd/fitlam-classifier.json"} <= set(listed)
+            "lm_fwd/fitlam-model.json", "lm_fwd/stage.json", "classifier_fwd/fitlam-model.json"} <= set(listed)
     assert "checkpoints/lm_fwd.pt" in listed and not (out / "checkpoints").exists()   # written, then spent
     on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {RUN_MARKER, RUN_MANIFEST, RUN_LOCK}
     assert on_disk <= set(listed)   # every file the run left is in the manifest
@@ -179,4 +179,4 @@ def test_a_second_pretrain_into_the_same_folder_is_refused(tmp_path):
         assert first.returncode == 0, stderr[-3000:]
     finally:
         if first.poll() is None: os.kill(first.pid, signal.SIGCONT); first.kill(); first.wait()
-    assert (out / "model.pt").is_file() and (out / RUN_LOCK).read_text() == ""
+    assert (out / "fitlam-model.json").is_file() and (out / RUN_LOCK).read_text() == ""

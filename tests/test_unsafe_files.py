@@ -1,8 +1,11 @@
-"""No model file may run code. A `model.pt` or a checkpoint is a pickle, and a pickle can ask to call any function
+"""No model file may run code. A saved model's weights file or a checkpoint is a pickle, and a pickle can ask to call any function
 when it is read; the kit reads them with `weights_only=True`, so such a file is refused with a one-line error naming
 it, and the call never happens. Every hostile file here is made by the test itself."""
+import hashlib
+import json
 import os
 import random
+import shutil
 import shlex
 import subprocess
 import sys
@@ -17,7 +20,8 @@ from fitlam.core import FitlamError
 from fitlam.learner import (CHECKPOINT_FORMAT, Learner, UnsafeFileError, read_checkpoint, rng_states,
                             set_rng_states)
 from fitlam.pipeline import usable_checkpoint
-from fitlam.pretrain import LM_FORMAT, load_lm, shipped_lm_dir
+from fitlam.pretrain import load_lm, shipped_lm_dir
+from fitlam.saved import OLD_LM_FILE, OLD_LM_FORMAT, read_manifest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_cli import three_way_table, toy_lm  # noqa: E402
@@ -37,32 +41,59 @@ def with_payload(state: dict, path: Path, marker: Path) -> Path:
     return path
 
 
+def crafted_lm(source: Path, folder: Path, marker: Path) -> Path:
+    """A copy of the saved LM in `source` whose weights file carries the payload, its checksum written into the manifest
+    as a tampering attacker would: only reading the weights with `weights_only=True` stands between it and the call."""
+    shutil.copytree(source, folder)
+    path, manifest = read_manifest(folder, "language_model")
+    entry = manifest["files"]["weights"]
+    weights = folder / entry["name"]
+    with_payload(torch.load(weights, weights_only=True), weights, marker)
+    entry["sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    path.write_text(json.dumps(manifest))
+    return weights
+
+
 def test_the_payload_is_live(tmp_path):
     "The hostile files below really do run their command when loaded the old way (so refusing them means something)."
     marker = tmp_path / "ran"
-    with_payload({"format": LM_FORMAT}, tmp_path / "evil.pt", marker)
+    with_payload({"weight": torch.zeros(2)}, tmp_path / "evil.pt", marker)
     torch.load(tmp_path / "evil.pt", weights_only=False)
     assert marker.exists()
 
 
 @pytest.mark.parametrize("direction", ["fwd", "bwd"])
 def test_the_shipped_lms_load_with_weights_only(direction):
-    path = shipped_lm_dir(direction) / "model.pt"
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    assert state["format"] == LM_FORMAT
+    _, manifest = read_manifest(shipped_lm_dir(direction), "language_model")
+    weights = torch.load(shipped_lm_dir(direction) / manifest["files"]["weights"]["name"], map_location="cpu", weights_only=True)
+    assert weights and all(torch.is_tensor(v) and v.dtype in (torch.float16, torch.int64) for v in weights.values())
     model, vocab, config = load_lm(shipped_lm_dir(direction))
     assert len(vocab) == 8000 and config["backwards"] == (direction == "bwd")
 
 
-def test_a_crafted_model_pt_is_refused(tmp_path):
-    state = torch.load(shipped_lm_dir() / "model.pt", map_location="cpu", weights_only=True)
+def test_a_crafted_lm_weights_file_is_refused(tmp_path):
     marker = tmp_path / "ran"
-    (tmp_path / "lm").mkdir()
-    evil = with_payload(state, tmp_path / "lm" / "model.pt", marker)
+    evil = crafted_lm(shipped_lm_dir(), tmp_path / "lm", marker)
     with pytest.raises(UnsafeFileError) as e:
         load_lm(tmp_path / "lm")
     message = str(e.value)
     assert f"refused to load {evil}" in message and "posix.system" in message and "\n" not in message
+    assert not marker.exists()
+
+
+def test_a_crafted_model_pt_of_the_earlier_format_is_refused(tmp_path):
+    "Language models saved by earlier versions (one model.pt) still load, so they are read just as carefully."
+    model, vocab, config = load_lm(shipped_lm_dir())
+    state = {"format": OLD_LM_FORMAT, "config": config, "itos": vocab.itos, "state_dict": model.state_dict()}
+    (tmp_path / "old").mkdir()
+    torch.save(state, tmp_path / "old" / OLD_LM_FILE)
+    again, _, _ = load_lm(tmp_path / "old")   # the earlier format loads
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), model.state_dict().values()))
+    marker = tmp_path / "ran"
+    evil = with_payload(state, tmp_path / "old" / OLD_LM_FILE, marker)
+    with pytest.raises(UnsafeFileError) as e:
+        load_lm(tmp_path / "old")
+    assert f"refused to load {evil}" in str(e.value)
     assert not marker.exists()
 
 
@@ -142,11 +173,9 @@ def assert_refused(done, path: Path, marker: Path):
 
 def test_the_command_refuses_a_crafted_pretrained_lm(work, tmp_path):
     evil_dir, marker = tmp_path / "evil_lm", tmp_path / "ran"
-    evil_dir.mkdir()
-    state = torch.load(work / "lm_fwd" / "model.pt", weights_only=True)
-    with_payload(state, evil_dir / "model.pt", marker)
+    evil = crafted_lm(work / "lm_fwd", evil_dir, marker)
     done = subprocess.run(train_argv(work, tmp_path / "run", evil_dir), capture_output=True, text=True, timeout=600)
-    assert_refused(done, evil_dir / "model.pt", marker)
+    assert_refused(done, evil, marker)
     assert not (tmp_path / "run").exists()   # refused before any run folder was made
 
 
