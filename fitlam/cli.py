@@ -218,7 +218,7 @@ def pretrain_command(preset: str = "demo", out: str | Path = "models/general_eng
     folder (a checkpoint in OUT/checkpoints/ after every epoch; `resume` continues it). Under torchrun, on every process."""
     from fitlam.corpus import prepare_corpus
     from fitlam.distributed import clear_marks, finish_distributed, init_distributed, process_device, ready_first
-    from fitlam.pipeline import checkpoint_path
+    from fitlam.run_folder import checkpoint_path
     from fitlam.run_folder import lock_run_folder
     from fitlam.schedules import PRETRAIN
     if tokenizer != "words" and corpus is None:
@@ -256,7 +256,7 @@ def _pretrain_into(out, p, checkpoint, backwards, epochs, argv, preset, resume, 
                    world_size: int = 1) -> dict:
     "The body of `pretrain_command`, holding the folder's lock (rank 0)."
     from fitlam.distributed import distributed_callbacks
-    from fitlam.pipeline import spend_checkpoint, stage_callbacks
+    from fitlam.run_folder import spend_checkpoint, stage_callbacks
     from fitlam.schedules import LRRecord
     from fitlam.learner import Learner
     from fitlam.pretrain import lm_config, load_lm, pretrain_lm, save_lm

@@ -133,7 +133,7 @@ class DistributedCheckpoint(CheckpointCallback):
 def distributed_callbacks(checkpoint, stage: str, record, rank: int, world_size: int, seed: int, resume: bool = False,
                           minutes: float = 0) -> list[Callback]:
     "Callbacks that train a stage on every process and checkpoint it (resuming first from `checkpoint` if `resume`)."
-    from fitlam.pipeline import ResumeFrom, usable_checkpoint
+    from fitlam.run_folder import ResumeFrom, usable_checkpoint
     resuming = resume and checkpoint is not None and usable_checkpoint(checkpoint)
     resumed = ResumeFrom(checkpoint, record) if resuming else None
     callbacks = [resumed] if resuming else []

@@ -19,28 +19,26 @@ from .classifier import (Classifier, load_encoder_from_lm, prediction_frame, tex
                                train_classifier)
 from .core import FitlamError, Preset, atomic_path, get_device, load_preset, read_json_object, seed_everything
 from .data import (SPLITS, check_disjoint, check_labels, label_to_str, load_task_data,
-                         load_word_vectors, sha256_file)
+                         load_word_vectors)
 from .user_data import load_user_data, split_user_data
 from .downloads import download_dataset, remove_texts
 from .finetune_lm import finetune_lm, starting_lm, target_corpus
-from .learner import Callback, CheckpointCallback, UnsafeFileError, read_checkpoint
 from .loaders import ClassifierLoader, Labels
 from .pretrain import lm_config, load_lm, pretrain_lm, save_lm, wt103_lm
-from .run_folder import check_run_folder, run_folder
+from .run_folder import (check_run_folder, checkpoint_path, completed_stage, finish_stage, read_stage, run_folder,
+                               spend_checkpoint, stage_callbacks, stage_folder, start_stage)
 from .saved import MANIFEST_NAME, holds_model
 from .schedules import CLASSIFIER, FINETUNE_LM, PRETRAIN, LRRecord, stage_name
 from .fast_tokenize import tokenize_corpus
 from .tokenize import Vocab
 
 # %% auto #0
-__all__ = ['WT103_SIZES', 'STAGE_MARKER', 'TOKENS_PER_WORD', 'macro_f1', 'score_labels', 'fit_tfidf', 'tfidf_baseline',
-           'mean_word_vectors', 'glove_mean_baseline', 'user_task', 'task_line', 'preset_for_sources', 'find_lm_dirs',
-           'resolve_pretrained', 'starting_lm_for', 'stage_folder', 'finish_stage', 'completed_stage', 'read_stage',
-           'start_stage', 'stage_history', 'final_losses', 'relabel', 'read_lm_stage', 'save_lm_stage',
-           'pretrain_stage', 'ResumeFrom', 'usable_checkpoint', 'checkpoint_path', 'stage_callbacks',
-           'spend_checkpoint', 'finetune_stage', 'classifier_stage', 'seconds_per_token', 'run_estimate',
-           'estimate_line', 'run_direction', 'score', 'evaluate', 'prediction_table', 'saved_task', 'run_fitlam',
-           'run_stages', 'write_run', 'load_run_classifiers', 'predict_run']
+__all__ = ['WT103_SIZES', 'TOKENS_PER_WORD', 'macro_f1', 'score_labels', 'fit_tfidf', 'tfidf_baseline', 'mean_word_vectors',
+           'glove_mean_baseline', 'user_task', 'task_line', 'preset_for_sources', 'find_lm_dirs', 'resolve_pretrained',
+           'starting_lm_for', 'stage_history', 'final_losses', 'relabel', 'read_lm_stage', 'save_lm_stage',
+           'pretrain_stage', 'finetune_stage', 'classifier_stage', 'seconds_per_token', 'run_estimate', 'estimate_line',
+           'run_direction', 'score', 'evaluate', 'prediction_table', 'saved_task', 'run_fitlam', 'run_stages',
+           'write_run', 'load_run_classifiers', 'predict_run']
 
 # %% ../nbs/10_pipeline.ipynb #c0e2c274
 def macro_f1(y_true, y_pred) -> float:
@@ -198,52 +196,6 @@ def starting_lm_for(preset: Preset, backwards: bool, source, task: dict, progres
         return wt103_lm(vocab, p, direction, progress), vocab, lm_config(p, backwards)
     return starting_lm(p, backwards, source)
 
-# %% ../nbs/10_pipeline.ipynb #ea710a6c
-STAGE_MARKER = "stage.json"
-
-def stage_folder(out, kind: str, tag: str) -> Path | None:
-    "Where a stage of direction `tag` keeps its outputs in run folder `out` (None: no run folder)."
-    return None if out is None else Path(out) / f"{kind}_{tag}"
-
-def finish_stage(folder: Path, name: str, metrics: dict, history: pd.DataFrame | None = None,
-                 record: LRRecord | None = None) -> dict:
-    "Write the stage's history and learning rates beside its outputs, then its marker (metrics + sha256 of each file)."
-    folder = Path(folder)
-    if history is not None:
-        with atomic_path(folder / "history.csv") as tmp: history.to_csv(tmp, index=False)
-    if record is not None: record.to_csv(folder / "lr_history.csv")
-    files = {f.name: sha256_file(f) for f in sorted(folder.iterdir())
-             if f.is_file() and f.name != STAGE_MARKER and not f.name.startswith(".tmp-")}
-    marker = {"stage": name, "metrics": metrics, "files": files}
-    with atomic_path(folder / STAGE_MARKER) as tmp: tmp.write_text(json.dumps(marker, indent=2) + "\n")
-    return marker
-
-# %% ../nbs/10_pipeline.ipynb #bdba40ef
-def completed_stage(folder) -> dict | None:
-    "The marker of a finished stage whose files are all there and unchanged; None if the stage must run (again)."
-    if folder is None or not (Path(folder) / STAGE_MARKER).is_file(): return None
-    folder = Path(folder)
-    try: marker = json.loads((folder / STAGE_MARKER).read_text())
-    except ValueError: return None
-    for name, digest in marker.get("files", {}).items():
-        if not (folder / name).is_file() or sha256_file(folder / name) != digest:
-            print(f"note: {folder / name} is missing or changed since its stage finished; running that stage again")
-            return None
-    return marker
-
-def read_stage(folder) -> dict | None:
-    "A finished stage as the pipeline keeps it (name, metrics, history, LR record, skipped=True); None if not finished."
-    marker = completed_stage(folder)
-    if marker is None: return None
-    history = pd.read_csv(Path(folder) / "history.csv")
-    return {"name": marker["stage"], "metrics": marker["metrics"], "history": history,
-            "record": LRRecord.from_csv(Path(folder) / "lr_history.csv"), "skipped": True}
-
-# %% ../nbs/10_pipeline.ipynb #e93bc363
-def start_stage(folder):
-    "Forget that a stage was ever finished in `folder` (it is about to run again)."
-    if folder is not None: (Path(folder) / STAGE_MARKER).unlink(missing_ok=True)
-
 # %% ../nbs/10_pipeline.ipynb #255f035d
 def stage_history(rows, name: str) -> pd.DataFrame:
     "A learner's per-epoch history as a table whose first column names the stage."
@@ -287,46 +239,6 @@ def pretrain_stage(preset: Preset, backwards: bool = False, folder=None, resume:
     if folder is not None: save_lm_stage(folder, name, p, run["model"], run["vocab"], config, metrics, history, record)
     stage = {"name": name, "metrics": metrics, "history": history, "record": record, "skipped": False}
     return {"model": run["model"], "vocab": run["vocab"], "config": config, "stage": stage}
-
-# %% ../nbs/10_pipeline.ipynb #57c63c58
-class ResumeFrom(Callback):
-    "Before training starts, restore the learner and the LR record from a checkpoint written by CheckpointCallback."
-    def __init__(self, path, record: LRRecord): self.path, self.record, self.extra = Path(path), record, {}
-    def before_fit(self, learn):
-        self.extra = extra = learn.load_checkpoint(self.path)   # (kept: other callbacks may read it, e.g. appendix 22's)
-        self.record.rows[:] = LRRecord(extra["lr_rows"]).rows   # (rows saved before a column was added get NaN)
-        print(f"resuming {extra.get('stage', 'training')} from {self.path} after epoch {learn.epoch} (step {learn.step})")
-
-def usable_checkpoint(path) -> bool:
-    "True if `path` holds a checkpoint to resume from; a damaged one is reported and deleted, an unsafe one stops the run."
-    if path is None or not Path(path).is_file(): return False
-    try: read_checkpoint(path); return True
-    except UnsafeFileError: raise   # not ours to delete quietly: the user must see it
-    except FitlamError as e:
-        print(f"note: {e}; training this stage from its start")
-        Path(path).unlink(missing_ok=True)
-        return False
-
-def checkpoint_path(out, kind: str, tag: str) -> Path | None:
-    "Where the stage of `kind` in direction `tag` keeps its per-epoch checkpoint in run folder `out` (None: no run folder)."
-    return None if out is None else Path(out) / "checkpoints" / f"{kind}_{tag}.pt"
-
-# %% ../nbs/10_pipeline.ipynb #e29f2e1d
-def stage_callbacks(checkpoint, name: str, record: LRRecord, resume: bool = False, cbs=(),
-                    minutes: float = 0) -> list[Callback]:
-    """`cbs`, plus (with a checkpoint path) a checkpoint after every epoch and every `minutes` within one, resuming
-    first from a usable one if `resume`."""
-    callbacks = list(cbs)
-    if checkpoint is not None:
-        if resume and usable_checkpoint(checkpoint): callbacks.append(ResumeFrom(checkpoint, record))
-        callbacks.append(CheckpointCallback(checkpoint, minutes=minutes, stage=name, lr_rows=record.rows))
-    return callbacks
-
-def spend_checkpoint(checkpoint):
-    "Delete a saved stage's checkpoint (and the checkpoints folder once it is empty)."
-    if checkpoint is None: return
-    Path(checkpoint).unlink(missing_ok=True)
-    if Path(checkpoint).parent.is_dir() and not any(Path(checkpoint).parent.iterdir()): Path(checkpoint).parent.rmdir()
 
 # %% ../nbs/10_pipeline.ipynb #ca9bf429
 def finetune_stage(lm, vocab: Vocab, config: dict, task: dict, preset: Preset, backwards: bool = False, folder=None,

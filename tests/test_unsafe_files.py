@@ -19,7 +19,7 @@ from torch import nn
 from fitlam.core import FitlamError
 from fitlam.learner import (CHECKPOINT_FORMAT, Learner, UnsafeFileError, read_checkpoint, rng_states,
                             set_rng_states)
-from fitlam.pipeline import usable_checkpoint
+from fitlam.run_folder import usable_checkpoint
 from fitlam.pretrain import load_lm, shipped_lm_dir
 from fitlam.saved import OLD_LM_FILE, OLD_LM_FORMAT, read_manifest
 
