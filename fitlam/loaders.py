@@ -17,8 +17,10 @@ from .core import FitlamError, atomic_path
 from .data import label_to_str
 
 # %% auto #0
-__all__ = ['as_token_arrays', 'sample_seq_lens', 'LMLoader', 'Labels', 'pad_left', 'sortish_batches', 'sorted_batches',
-           'ClassifierLoader', 'batch_stats']
+__all__ = ['as_token_arrays', 'sample_seq_lens', 'LMLoader', 'epoch_order', 'epoch_seq_lens', 'epoch_stream', 'n_batches',
+           'total_batches', 'start_at_epoch', 'iterate_epoch', 'Labels', 'save_labels', 'load_labels', 'pad_left',
+           'sortish_batches', 'sorted_batches', 'ClassifierLoader', 'epoch_batches', 'n_classifier_batches',
+           'batch_stats']
 
 # %% ../nbs/03_loaders.ipynb #0ae92d6a
 def as_token_arrays(docs) -> list[np.ndarray]:
@@ -51,7 +53,7 @@ def sample_seq_lens(row_len: int, bptt: int, rng: np.random.Generator, p_full: f
         pos += seq_len
     return np.array(seq_lens, dtype=np.int64)
 
-# %% ../nbs/03_loaders.ipynb #feed4cdc
+# %% ../nbs/03_loaders.ipynb #204eeb65
 class LMLoader:
     "Language-model batches: each epoch, shuffled documents → one stream → `bs` rows read in variable-BPTT chunks; yields `(x, y)` LongTensors of shape (bs, seq_len), y = x shifted by one."
     def __init__(self, docs, bs: int, bptt: int, shuffle: bool = True, seed: int = 0, p_full: float = 0.95,
@@ -84,55 +86,67 @@ class LMLoader:
         self.epoch, self.seq_len = 0, None
         self._plan_cache = None
 
-    def _plan(self, epoch: int):
-        "The document order and the chunk lengths of `epoch`, drawn from a generator seeded with (seed, epoch)."
-        if self._plan_cache is None or self._plan_cache[0] != epoch:
-            rng = np.random.default_rng([self.seed, epoch])
-            order = rng.permutation(self.n_docs) if self.shuffle else np.arange(self.n_docs)
-            seq_lens = sample_seq_lens(self.row_len, self.bptt, rng, self.p_full, self.sd, self.min_seq_len)
-            self._plan_cache = (epoch, order, seq_lens)
-        return self._plan_cache[1:]
-
-    def epoch_order(self, epoch: int | None = None) -> np.ndarray:
-        "The indices of the documents in the order `epoch` (default: the coming one) puts them in the stream."
-        return self._plan(self.epoch if epoch is None else epoch)[0]
-
-    def epoch_seq_lens(self, epoch: int | None = None) -> np.ndarray:
-        "The length of every batch of `epoch` (default: the coming one)."
-        return self._plan(self.epoch if epoch is None else epoch)[1]
-
-    def epoch_stream(self, epoch: int | None = None) -> np.ndarray:
-        "All the tokens of `epoch` end to end: the documents in epoch order, each reversed if `backwards`."
-        return np.concatenate([self.docs[i][::-1] if self.backwards else self.docs[i]
-                               for i in self.epoch_order(epoch)])
-
-    def __len__(self) -> int: return len(self.epoch_seq_lens())
-
-    def total_batches(self, n_epochs: int) -> int:
-        "The exact number of batches in the next `n_epochs` epochs."
-        return sum(len(self.epoch_seq_lens(self.epoch + k)) for k in range(n_epochs))
-
-    def set_epoch(self, epoch: int):
-        "Make `epoch` the one the next iteration produces."
-        self.epoch = epoch
-
-    def __iter__(self):
-        epoch, self.epoch = self.epoch, self.epoch + 1
-        return self._batches(epoch)
-
-    def _batches(self, epoch: int):
-        stream, n_inputs = self.epoch_stream(epoch), self.bs * self.row_len
-        inputs = torch.from_numpy(stream[:n_inputs].reshape(self.bs, self.row_len)[self.rows])
-        targets = torch.from_numpy(stream[1:n_inputs + 1].reshape(self.bs, self.row_len)[self.rows])
-        pos = 0
-        for seq_len in self.epoch_seq_lens(epoch).tolist():
-            self.seq_len = seq_len
-            yield inputs[:, pos:pos + seq_len].contiguous(), targets[:, pos:pos + seq_len].contiguous()
-            pos += seq_len
-
     def __repr__(self):
         return (f"{type(self).__name__}({self.n_docs} docs, {self.n_tokens} tokens, bs={self.bs}, bptt={self.bptt}: "
                 f"rows of {self.row_len}, {len(self)} batches in epoch {self.epoch}, {self.n_dropped} tokens left out)")
+
+
+# %% ../nbs/03_loaders.ipynb #d0b4244d
+def _epoch_plan(self: LMLoader, epoch: int):
+    "The document order and the chunk lengths of `epoch`, drawn from a generator seeded with (seed, epoch)."
+    if self._plan_cache is None or self._plan_cache[0] != epoch:
+        rng = np.random.default_rng([self.seed, epoch])
+        order = rng.permutation(self.n_docs) if self.shuffle else np.arange(self.n_docs)
+        seq_lens = sample_seq_lens(self.row_len, self.bptt, rng, self.p_full, self.sd, self.min_seq_len)
+        self._plan_cache = (epoch, order, seq_lens)
+    return self._plan_cache[1:]
+
+def epoch_order(self: LMLoader, epoch: int | None = None) -> np.ndarray:
+    "The indices of the documents in the order `epoch` (default: the coming one) puts them in the stream."
+    return self._plan(self.epoch if epoch is None else epoch)[0]
+
+def epoch_seq_lens(self: LMLoader, epoch: int | None = None) -> np.ndarray:
+    "The length of every batch of `epoch` (default: the coming one)."
+    return self._plan(self.epoch if epoch is None else epoch)[1]
+
+def epoch_stream(self: LMLoader, epoch: int | None = None) -> np.ndarray:
+    "All the tokens of `epoch` end to end: the documents in epoch order, each reversed if `backwards`."
+    return np.concatenate([self.docs[i][::-1] if self.backwards else self.docs[i]
+                           for i in self.epoch_order(epoch)])
+
+def n_batches(self: LMLoader) -> int:
+    "The number of batches in the coming epoch."
+    return len(self.epoch_seq_lens())
+
+def total_batches(self: LMLoader, n_epochs: int) -> int:
+    "The exact number of batches in the next `n_epochs` epochs."
+    return sum(len(self.epoch_seq_lens(self.epoch + k)) for k in range(n_epochs))
+
+LMLoader._plan, LMLoader.epoch_order, LMLoader.epoch_seq_lens = _epoch_plan, epoch_order, epoch_seq_lens
+LMLoader.epoch_stream, LMLoader.__len__, LMLoader.total_batches = epoch_stream, n_batches, total_batches
+
+# %% ../nbs/03_loaders.ipynb #dfe2037f
+def start_at_epoch(self, epoch: int):
+    "Make `epoch` the one the next iteration produces (this loader's, and the classifier loader's below)."
+    self.epoch = epoch
+
+def iterate_epoch(self):
+    "The batches of the coming epoch, one `(x, y)` at a time; the epoch after is next."
+    epoch, self.epoch = self.epoch, self.epoch + 1
+    return self._batches(epoch)
+
+def _epoch_batches(self: LMLoader, epoch: int):
+    "The batches of `epoch`, cut from its stream in the planned lengths."
+    stream, n_inputs = self.epoch_stream(epoch), self.bs * self.row_len
+    inputs = torch.from_numpy(stream[:n_inputs].reshape(self.bs, self.row_len)[self.rows])
+    targets = torch.from_numpy(stream[1:n_inputs + 1].reshape(self.bs, self.row_len)[self.rows])
+    pos = 0
+    for seq_len in self.epoch_seq_lens(epoch).tolist():
+        self.seq_len = seq_len
+        yield inputs[:, pos:pos + seq_len].contiguous(), targets[:, pos:pos + seq_len].contiguous()
+        pos += seq_len
+
+LMLoader.set_epoch, LMLoader.__iter__, LMLoader._batches = start_at_epoch, iterate_epoch, _epoch_batches
 
 # %% ../nbs/03_loaders.ipynb #8d6170b2
 class Labels:
@@ -167,24 +181,27 @@ class Labels:
             raise FitlamError(f"class indices must be integers in 0..{len(self) - 1} for {self}, got {indices[:10].tolist()}")
         return [self.classes[i] for i in indices.tolist()]
 
-    def save(self, path: str | Path) -> Path:
-        "Write the classes to a JSON file (atomically)."
-        path = Path(path)
-        with atomic_path(path) as tmp: tmp.write_text(json.dumps({"classes": self.classes}, indent=1) + "\n")
-        return path
 
-    @classmethod
-    def load(cls, path: str | Path) -> Labels:
-        "Read classes written by `save`."
-        path = Path(path)
-        if not path.is_file(): raise FitlamError(f"label file not found: {path}; it is saved next to the classifier")
-        try: classes = json.loads(path.read_text())["classes"]
-        except (ValueError, KeyError, TypeError):
-            raise FitlamError(f"{path} is not a label file (a JSON object with a 'classes' list)") from None
-        labels = cls(classes)
-        if labels.classes != classes:  # an edited file would silently change which output means which class
-            raise FitlamError(f"{path}: classes must be distinct strings in sorted order, got {classes}")
-        return labels
+# %% ../nbs/03_loaders.ipynb #90f273da
+def save_labels(self: Labels, path: str | Path) -> Path:
+    "Write the classes to a JSON file (atomically)."
+    path = Path(path)
+    with atomic_path(path) as tmp: tmp.write_text(json.dumps({"classes": self.classes}, indent=1) + "\n")
+    return path
+
+def load_labels(cls, path: str | Path) -> Labels:
+    "Read classes written by `Labels.save`."
+    path = Path(path)
+    if not path.is_file(): raise FitlamError(f"label file not found: {path}; it is saved next to the classifier")
+    try: classes = json.loads(path.read_text())["classes"]
+    except (ValueError, KeyError, TypeError):
+        raise FitlamError(f"{path} is not a label file (a JSON object with a 'classes' list)") from None
+    labels = cls(classes)
+    if labels.classes != classes:  # an edited file would silently change which output means which class
+        raise FitlamError(f"{path}: classes must be distinct strings in sorted order, got {classes}")
+    return labels
+
+Labels.save, Labels.load = save_labels, classmethod(load_labels)
 
 # %% ../nbs/03_loaders.ipynb #678c111d
 def pad_left(docs: list[np.ndarray], pad_idx: int = 1) -> torch.Tensor:
@@ -234,30 +251,31 @@ class ClassifierLoader:
         self.backwards, self.chunk_batches = backwards, chunk_batches
         self.epoch = 0
 
-    def epoch_batches(self, epoch: int | None = None) -> list[np.ndarray]:
-        "The document indices of each batch of `epoch` (default: the coming one), in the order they are yielded."
-        if not self.shuffle: return sorted_batches(self.lengths, self.bs)
-        rng = np.random.default_rng([self.seed, self.epoch if epoch is None else epoch])
-        return sortish_batches(self.lengths, self.bs, rng, self.chunk_batches)
-
-    def __len__(self) -> int: return -(-len(self.docs) // self.bs)
-
-    def set_epoch(self, epoch: int):
-        "Make `epoch` the one the next iteration produces."
-        self.epoch = epoch
-
-    def __iter__(self):
-        epoch, self.epoch = self.epoch, self.epoch + 1
-        return self._batches(epoch)
-
-    def _batches(self, epoch: int):
-        for batch in self.epoch_batches(epoch):
-            docs = [self.docs[i][::-1] if self.backwards else self.docs[i] for i in batch]
-            yield pad_left(docs, self.pad_idx), torch.from_numpy(self.labels[batch])
-
     def __repr__(self):
         order = "sortish" if self.shuffle else "longest first"
         return f"ClassifierLoader({len(self.docs)} docs, bs={self.bs}, {len(self)} batches, {order}, epoch {self.epoch})"
+
+
+# %% ../nbs/03_loaders.ipynb #286b3114
+def epoch_batches(self: ClassifierLoader, epoch: int | None = None) -> list[np.ndarray]:
+    "The document indices of each batch of `epoch` (default: the coming one), in the order they are yielded."
+    if not self.shuffle: return sorted_batches(self.lengths, self.bs)
+    rng = np.random.default_rng([self.seed, self.epoch if epoch is None else epoch])
+    return sortish_batches(self.lengths, self.bs, rng, self.chunk_batches)
+
+def n_classifier_batches(self: ClassifierLoader) -> int:
+    "The number of batches in an epoch (the last one may be smaller)."
+    return -(-len(self.docs) // self.bs)
+
+def _classifier_batches(self: ClassifierLoader, epoch: int):
+    "The padded batches of `epoch` with their labels."
+    for batch in self.epoch_batches(epoch):
+        docs = [self.docs[i][::-1] if self.backwards else self.docs[i] for i in batch]
+        yield pad_left(docs, self.pad_idx), torch.from_numpy(self.labels[batch])
+
+ClassifierLoader.epoch_batches, ClassifierLoader.__len__ = epoch_batches, n_classifier_batches
+ClassifierLoader._batches = _classifier_batches
+ClassifierLoader.set_epoch, ClassifierLoader.__iter__ = start_at_epoch, iterate_epoch   # one pass is one epoch, as for LMs
 
 # %% ../nbs/03_loaders.ipynb #9b4180a4
 def batch_stats(loader) -> dict:

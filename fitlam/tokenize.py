@@ -24,7 +24,7 @@ from .spacy_split import split_words
 __all__ = ['UNK', 'PAD', 'BOS', 'EOS', 'FLD', 'TK_REP', 'TK_WREP', 'TK_UP', 'TK_MAJ', 'SPECIAL_TOKENS', 'PRE_RULES', 'POST_RULES',
            'fix_cp1252', 'fix_html', 'replace_rep', 'replace_wrep', 'spec_add_spaces', 'rm_useless_spaces',
            'apply_pre_rules', 'replace_all_caps', 'replace_maj', 'lowercase', 'replace_space', 'apply_post_rules',
-           'tokenize_reference', 'Vocab']
+           'tokenize_reference', 'Vocab', 'vocab_from_counts', 'build_vocab', 'save_vocab', 'load_vocab']
 
 # %% ../nbs/02_tokenize.ipynb #34766759
 UNK, PAD, BOS, EOS, FLD, TK_REP, TK_WREP, TK_UP, TK_MAJ = SPECIAL_TOKENS = (
@@ -156,26 +156,6 @@ class Vocab:
         "The vocabulary stage 2 uses on a target corpus: built from its own words (the LM's rows follow: `lm_for_vocab`, nb 07)."
         return Vocab.build(token_lists, max_vocab, min_freq)
 
-    @classmethod
-    def build(cls, token_lists: Iterable[Sequence[str]], max_vocab: int = 60000, min_freq: int = 2) -> Vocab:
-        "Count the tokens of `token_lists`; keep those seen `min_freq`+ times, most frequent first, `max_vocab` in all."
-        if max_vocab <= len(SPECIAL_TOKENS) or min_freq < 1:
-            raise FitlamError(f"need max_vocab > {len(SPECIAL_TOKENS)} (the special tokens count) and min_freq ≥ 1; "
-                              f"got max_vocab={max_vocab}, min_freq={min_freq}")
-        counts = collections.Counter()
-        for tokens in token_lists: counts.update(tokens)
-        return cls.from_counts(counts, max_vocab, min_freq)
-
-    @classmethod
-    def from_counts(cls, counts: Mapping[str, int], max_vocab: int = 60000, min_freq: int = 2) -> Vocab:
-        "The vocabulary of tokens counted in `counts` (a corpus counted piece by piece, e.g. streamed from disk)."
-        if max_vocab <= len(SPECIAL_TOKENS) or min_freq < 1:
-            raise FitlamError(f"need max_vocab > {len(SPECIAL_TOKENS)} (the special tokens count) and min_freq ≥ 1; "
-                              f"got max_vocab={max_vocab}, min_freq={min_freq}")
-        words = sorted((t for t, n in counts.items() if n >= min_freq and t not in SPECIAL_TOKENS),
-                       key=lambda t: (-counts[t], t))
-        return cls(list(SPECIAL_TOKENS) + words[:max_vocab - len(SPECIAL_TOKENS)])
-
     def __len__(self) -> int: return len(self.itos)
     def __repr__(self) -> str: return f"Vocab({len(self)} tokens: {' '.join(self.itos[9:19])} …)"
 
@@ -196,27 +176,48 @@ class Vocab:
         "The tokens of `ids` joined into one string."
         return sep.join(self.decode(ids))
 
-    def save(self, path: str | Path) -> Path:
-        "Write the vocabulary to `path` as JSON (a token may be a newline), atomically."
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps({"format": "fitlam-vocab", "version": 1, "itos": self.itos},
-                                      ensure_ascii=False), encoding="utf-8")
-        return path
 
-    @classmethod
-    def load(cls, path: str | Path) -> Vocab:
-        "Read a vocabulary written by `Vocab.save`."
-        path = Path(path)
-        try: data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise FitlamError(f"no vocabulary file at {path}; build one with Vocab.build and save it") from None
-        except (OSError, ValueError) as e:
-            raise FitlamError(f"{path} is not a readable vocabulary file ({e})") from None
-        formats = ("fitlam-vocab", "fitlam-subword-vocab")
-        if not isinstance(data, dict) or data.get("format") not in formats or not isinstance(data.get("itos"), list):
-            raise FitlamError(f"{path} is not a fitlam vocabulary file (expected JSON with format 'fitlam-vocab')")
-        if data["format"] == "fitlam-subword-vocab":   # a subword vocabulary carries its SentencePiece model (appendix notebook 20)
-            from fitlam.subword import SubwordVocab
-            return SubwordVocab.from_saved(data, path)
-        return cls(data["itos"])
+# %% ../nbs/02_tokenize.ipynb #77cde64b
+def vocab_from_counts(cls, counts: Mapping[str, int], max_vocab: int = 60000, min_freq: int = 2) -> Vocab:
+    "The vocabulary of tokens counted in `counts`: those seen `min_freq`+ times, most frequent first, `max_vocab` in all."
+    if max_vocab <= len(SPECIAL_TOKENS) or min_freq < 1:
+        raise FitlamError(f"need max_vocab > {len(SPECIAL_TOKENS)} (the special tokens count) and min_freq ≥ 1; "
+                          f"got max_vocab={max_vocab}, min_freq={min_freq}")
+    words = sorted((t for t, n in counts.items() if n >= min_freq and t not in SPECIAL_TOKENS),
+                   key=lambda t: (-counts[t], t))
+    return cls(list(SPECIAL_TOKENS) + words[:max_vocab - len(SPECIAL_TOKENS)])
+
+def build_vocab(cls, token_lists: Iterable[Sequence[str]], max_vocab: int = 60000, min_freq: int = 2) -> Vocab:
+    "Count the tokens of `token_lists` and keep the vocabulary's worth (`from_counts`)."
+    counts = collections.Counter()
+    for tokens in token_lists: counts.update(tokens)
+    return cls.from_counts(counts, max_vocab, min_freq)
+
+Vocab.from_counts, Vocab.build = classmethod(vocab_from_counts), classmethod(build_vocab)
+
+# %% ../nbs/02_tokenize.ipynb #d789eab9
+def save_vocab(self: Vocab, path: str | Path) -> Path:
+    "Write the vocabulary to `path` as JSON (a token may be a newline), atomically."
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps({"format": "fitlam-vocab", "version": 1, "itos": self.itos},
+                                  ensure_ascii=False), encoding="utf-8")
+    return path
+
+def load_vocab(cls, path: str | Path) -> Vocab:
+    "Read a vocabulary written by `Vocab.save`."
+    path = Path(path)
+    try: data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FitlamError(f"no vocabulary file at {path}; build one with Vocab.build and save it") from None
+    except (OSError, ValueError) as e:
+        raise FitlamError(f"{path} is not a readable vocabulary file ({e})") from None
+    formats = ("fitlam-vocab", "fitlam-subword-vocab")
+    if not isinstance(data, dict) or data.get("format") not in formats or not isinstance(data.get("itos"), list):
+        raise FitlamError(f"{path} is not a fitlam vocabulary file (expected JSON with format 'fitlam-vocab')")
+    if data["format"] == "fitlam-subword-vocab":   # a subword vocabulary carries its SentencePiece model (appendix 20)
+        from fitlam.subword import SubwordVocab
+        return SubwordVocab.from_saved(data, path)
+    return cls(data["itos"])
+
+Vocab.save, Vocab.load = save_vocab, classmethod(load_vocab)
