@@ -44,10 +44,10 @@ export: $(VENV)/.installed
 	$(VENV)/bin/nbdev-clean
 	$(VENV)/bin/nbdev-export
 
-# Where the kit is cloned from (FITLAM_REPO in nbs/00_core.ipynb): rewrite it, the README's Colab badge and links,
+# Where the kit is cloned from (FITLAM_REPO in nbs/34_colab.ipynb): rewrite it, the README's Colab badge and links,
 # pyproject.toml and every notebook's Colab set-up cell for REPO; without REPO, rewrite the set-up cells as they are.
 colab: $(VENV)/.installed
-	$(PY) -c 'import sys; from fitlam.core import point_kit_at; print(*point_kit_at(sys.argv[1] or None), sep="\n")' "$(REPO)"
+	$(PY) -c 'import sys; from fitlam.colab import point_kit_at; print(*point_kit_at(sys.argv[1] or None), sep="\n")' "$(REPO)"
 	$(VENV)/bin/nbdev-clean
 	$(VENV)/bin/nbdev-export
 

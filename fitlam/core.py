@@ -22,9 +22,8 @@ import pandas as pd
 import torch
 
 # %% auto #0
-__all__ = ['FITLAM_REPO', 'COLAB_BADGE_SVG', 'COLAB_SETUP', 'DROPOUTS', 'PRESET_RANGES', 'RESERVED_ENV', 'FitlamError',
-           'repo_root', 'data_dir', 'cache_dir', 'colab_url', 'colab_badge', 'colab_setup_source', 'point_kit_at',
-           'find_settings', 'value_type', 'parse_value', 'read_settings', 'available_presets', 'check_preset', 'Preset',
+__all__ = ['DROPOUTS', 'PRESET_RANGES', 'RESERVED_ENV', 'FitlamError', 'repo_root', 'data_dir', 'cache_dir', 'find_settings',
+           'value_type', 'parse_value', 'read_settings', 'available_presets', 'check_preset', 'Preset',
            'note_unknown_env', 'load_preset', 'preset_table', 'get_device', 'device_name', 'seed_everything',
            'evaluating', 'atomic_path', 'watching_writes', 'read_json_object', 'live_bars', 'env_report']
 
@@ -47,93 +46,6 @@ def cache_dir() -> Path:
     path = Path(os.environ.get("FITLAM_HOME") or Path.home() / ".cache" / "fitlam").expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-# %% ../nbs/00_core.ipynb #538e9b35
-FITLAM_REPO = "https://github.com/fitlam/fitlam"   # where the kit is cloned from: change it with `make colab REPO=...`
-COLAB_BADGE_SVG = "https://colab.research.google.com/assets/colab-badge.svg"
-
-def colab_url(notebook: str = "00_core.ipynb", repo: str | None = None, branch: str = "main") -> str:
-    "The address that opens `nbs/<notebook>` of the GitHub repository `repo` (default: `FITLAM_REPO`) in Colab."
-    import re
-    repo = repo or FITLAM_REPO
-    found = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?", repo)
-    if found is None:
-        raise FitlamError(f"Colab opens notebooks straight from GitHub only, and {repo} is not a "
-                          "https://github.com/OWNER/NAME address; upload the notebook to Colab instead")
-    return f"https://colab.research.google.com/github/{found[1]}/{found[2]}/blob/{branch}/nbs/{notebook}"
-
-def colab_badge(repo: str | None = None, notebook: str = "00_core.ipynb", branch: str = "main") -> str:
-    "The README's Open-in-Colab badge (Markdown) for `repo`."
-    return f"[![Open In Colab]({COLAB_BADGE_SVG})]({colab_url(notebook, repo, branch)})"
-
-# %% ../nbs/00_core.ipynb #1a5de7d3
-COLAB_SETUP = '''# Colab set-up: fetch the kit, install it (keeping Colab's torch) and move into its nbs/ folder; elsewhere this cell
-# does nothing. FITLAM_REPO says where the kit comes from: a git URL (your fork), or a folder (an uploaded copy of the
-# kit, or one on your Google Drive). To change it, run  %env FITLAM_REPO=...  in a cell above this one.
-# A runtime's disk is lost when it disconnects: to keep downloads and caches on your Drive, run
-# %env FITLAM_HOME=/content/drive/MyDrive/fitlam_home  above this cell (and give runs an --out / out= on the Drive).
-import os, subprocess, sys
-if "COLAB_RELEASE_TAG" in os.environ:
-    FITLAM_REPO = os.environ.get("FITLAM_REPO", "<FITLAM_REPO>")
-
-    class KitNotFound(Exception):
-        def _render_traceback_(self): return [str(self)]   # Colab and Jupyter show this one sentence, no traceback
-
-    on_drive = [p for p in (FITLAM_REPO, os.environ.get("FITLAM_HOME", "")) if p.startswith("/content/drive/")]
-    if on_drive and not os.path.ismount("/content/drive"):
-        from google.colab import drive
-        drive.mount("/content/drive")
-    kit = FITLAM_REPO if os.path.isdir(FITLAM_REPO) else "/content/fitlam"
-    if not os.path.isdir(kit):
-        clone = subprocess.run(["git", "clone", "-q", "--depth", "1", FITLAM_REPO, kit], capture_output=True, text=True,
-                               stdin=subprocess.DEVNULL, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
-        if clone.returncode != 0:
-            said = clone.stderr.strip().splitlines() or ["git clone failed"]
-            why = next((line for line in said if line.startswith("fatal:")), said[-1])
-            raise KitNotFound(f"Could not clone the fitlam kit from {FITLAM_REPO} ({why}); to use your fork, run "
-                              "%env FITLAM_REPO=https://github.com/YOU/fitlam in a cell above this one, or upload the "
-                              "kit's folder to /content/fitlam, or put it on your Drive and set FITLAM_REPO to that "
-                              "folder (e.g. /content/drive/MyDrive/fitlam), then run this cell again.")
-    if not os.path.isfile(os.path.join(kit, "nbs", "00_core.ipynb")):
-        raise KitNotFound(f"{kit} does not hold the fitlam kit (it has no nbs/00_core.ipynb); point FITLAM_REPO at "
-                          "a clone or an unpacked copy of the kit, then run this cell again.")
-    import importlib.metadata
-    try: importlib.metadata.distribution("fitlam")
-    except importlib.metadata.PackageNotFoundError:
-        # the runtime dependencies only: Colab's own torch and Jupyter are kept
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", kit], check=True)
-    sys.path.insert(0, kit)
-    os.chdir(os.path.join(kit, "nbs"))'''
-
-def colab_setup_source(repo: str | None = None) -> str:
-    "The text of every notebook's first cell (the Colab set-up), cloning from `repo` (default: `FITLAM_REPO`)."
-    return COLAB_SETUP.replace("<FITLAM_REPO>", repo or FITLAM_REPO)
-
-# %% ../nbs/00_core.ipynb #f1a007dd
-def point_kit_at(repo: str | None = None, root: str | Path | None = None) -> list[Path]:
-    "Point the clone at `root` (default: this one) at `repo`: FITLAM_REPO, README links, pyproject and set-up cells."
-    import json
-    root, old, new = Path(root or repo_root()), FITLAM_REPO, repo or FITLAM_REPO
-    old_colab, new_colab = (colab_url(repo=r).split("/blob/")[0] for r in (old, new))   # (checks `new` is on GitHub)
-    def rewrite(text: str) -> str:   # the kit's address and its Colab links, wherever they are written out
-        return text.replace(old_colab, new_colab).replace(f'"{old}"', f'"{new}"').replace(f"`{old}`", f"`{new}`")
-    changed = []
-    for path in [root / "README.md", root / "pyproject.toml", *sorted((root / "nbs").glob("*.ipynb"))]:
-        if not path.is_file(): continue
-        text = path.read_text(encoding="utf-8")
-        if path.suffix == ".ipynb":
-            notebook = json.loads(text)
-            code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
-            setup = next((cell for cell in code if "COLAB_RELEASE_TAG" in "".join(cell["source"])), None)
-            for cell in notebook["cells"]:
-                source = colab_setup_source(new) if cell is setup else rewrite("".join(cell["source"]))
-                cell["source"] = source.splitlines(keepends=True)
-            result = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
-        else: result = rewrite(text)
-        if result != text:
-            path.write_text(result, encoding="utf-8")
-            changed.append(path)
-    return changed
 
 # %% ../nbs/00_core.ipynb #1afb228d
 def find_settings(path: str | Path | None = None) -> Path:

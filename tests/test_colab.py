@@ -1,4 +1,4 @@
-"""Where the kit comes from: `FITLAM_REPO` (fitlam.core) is the one place that names it. The README's Colab badge,
+"""Where the kit comes from: `FITLAM_REPO` (fitlam.colab) is the one place that names it. The README's Colab badge,
 pyproject's URL and every notebook's Colab set-up cell are made from it and agree with it; `point_kit_at` moves them
 all to a fork; and the set-up cell, run as Colab runs it (IPython, with COLAB_RELEASE_TAG set) against local git
 repositories and folders, clones, uses an uploaded copy, or stops with one sentence when it cannot get the kit."""
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fitlam.core import FITLAM_REPO, colab_badge, colab_setup_source, point_kit_at
+from fitlam.colab import FITLAM_REPO, colab_badge, colab_setup_source, point_kit_at
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "nbs").glob("*.ipynb"))
@@ -47,7 +47,7 @@ def test_readme_badge_and_project_url_come_from_fitlam_repo():
 
 def test_the_kit_address_is_written_nowhere_else():
     "The default address appears only where FITLAM_REPO is defined or generated into (no hand-written copies)."
-    allowed = {"README.md", "pyproject.toml", "fitlam/core.py", "fitlam/_modidx.py"}
+    allowed = {"README.md", "pyproject.toml", "fitlam/colab.py", "fitlam/_modidx.py"}
     skip = {".git", ".venv", "runs", "data", "models", "node_modules", "artifacts", "__pycache__", ".pytest_cache"}
     suffixes = {".py", ".md", ".toml", ".ipynb", ".yml", ".cfg", ".ini", ".txt", ""}
     for path in ROOT.rglob("*"):
@@ -64,7 +64,7 @@ def test_the_kit_address_is_written_nowhere_else():
                     assert source == set_up_cell(path) or f'FITLAM_REPO = "{FITLAM_REPO}"' in source \
                         or path.name in OLD_SET_UP_CELL, f"{name}: a cell names the kit's address itself"
         else:
-            assert name in allowed, f"{name} names the kit's address; use fitlam.core.FITLAM_REPO"
+            assert name in allowed, f"{name} names the kit's address; use fitlam.colab.FITLAM_REPO"
 
 
 def test_fitlam_repo_in_the_environment_is_not_a_preset_key(monkeypatch, capsys):
@@ -91,7 +91,7 @@ def test_point_kit_at_a_fork(tmp_path):
     assert colab_badge(fork) in readme and "https://colab.research.google.com/github/a-learner/fitlam/blob/main/nbs/NAME.ipynb" in readme
     done = subprocess.run([Path(sys.executable).parent / "nbdev-export"], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert f'FITLAM_REPO = "{fork}"' in (tmp_path / "fitlam" / "core.py").read_text()
+    assert f'FITLAM_REPO = "{fork}"' in (tmp_path / "fitlam" / "colab.py").read_text()
 
 
 # --- the set-up cell, run as Colab runs it ------------------------------------------------------------------------
