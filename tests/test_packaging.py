@@ -5,7 +5,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from fitlam.core import colab_setup_source
+from fitlam.colab import colab_setup_source
 
 ROOT = Path(__file__).resolve().parent.parent
 CONDA_TO_PYPI = {"pytorch": "torch"}  # conda-forge names that differ from PyPI's
