@@ -498,6 +498,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
             'fitlam.saved': { 'fitlam.saved.holds_model': ('saved.html#holds_model', 'fitlam/saved.py'),
                               'fitlam.saved.load_model': ('saved.html#load_model', 'fitlam/saved.py'),
                               'fitlam.saved.load_weights': ('saved.html#load_weights', 'fitlam/saved.py'),
+                              'fitlam.saved.old_lm_file': ('saved.html#old_lm_file', 'fitlam/saved.py'),
                               'fitlam.saved.read_manifest': ('saved.html#read_manifest', 'fitlam/saved.py'),
                               'fitlam.saved.read_old_lm': ('saved.html#read_old_lm', 'fitlam/saved.py'),
                               'fitlam.saved.save_model': ('saved.html#save_model', 'fitlam/saved.py'),

@@ -22,10 +22,9 @@ from .core import FitlamError, evaluating, get_device, load_preset
 from .data import is_missing
 from .learner import ActivationRegularization, Learner, accuracy, cross_entropy_flat
 from .loaders import Labels, as_token_arrays, pad_left, sorted_batches
-from .schedules import (LRRecord, all_layers_plan, discriminative_lrs, epochs_for_budget, fit_plan,
-                              gradual_unfreezing_plan, stretch_plan)
 from .saved import load_model, load_weights, save_model
-from .schedules import param_groups
+from .schedules import (LRRecord, all_layers_plan, discriminative_lrs, epochs_for_budget, fit_plan,
+                              gradual_unfreezing_plan, param_groups, stretch_plan)
 from .tokenize import Vocab
 
 # %% auto #0

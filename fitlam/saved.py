@@ -24,7 +24,7 @@ from .tokenize import Vocab
 # %% auto #0
 __all__ = ['MANIFEST_NAME', 'SAVE_FORMAT', 'SAVED_FILES', 'KIND_NAMES', 'OLD_CLASSIFIER_MANIFEST', 'OLD_CLASSIFIER_FORMAT',
            'OLD_LM_FILE', 'OLD_LM_FORMAT', 'write_fresh', 'read_manifest', 'save_model', 'load_model', 'load_weights',
-           'read_old_lm', 'holds_model']
+           'old_lm_file', 'read_old_lm', 'holds_model']
 
 # %% ../nbs/33_saved.ipynb #fba9fc38
 MANIFEST_NAME = "fitlam-model.json"
@@ -93,8 +93,7 @@ def save_model(folder: str | Path, kind: str, config: dict, weights: dict, vocab
 def load_model(folder: str | Path, kind: str) -> dict:
     "What `save_model` wrote to `folder`, every file checked: {'config', 'weights', 'vocab'} and a classifier's 'labels'."
     folder, what = Path(folder), KIND_NAMES[kind]
-    if kind == "language_model" and not (folder / MANIFEST_NAME).exists() and (folder / OLD_LM_FILE).is_file():
-        return read_old_lm(folder / OLD_LM_FILE)
+    if kind == "language_model" and (old := old_lm_file(folder)): return read_old_lm(old)
     _, manifest = read_manifest(folder, kind)
     paths = {}
     for part, entry in manifest["files"].items():
@@ -123,6 +122,11 @@ def load_weights(model: nn.Module, weights: dict, folder, what: str = "model") -
     return model
 
 # %% ../nbs/33_saved.ipynb #592ad272
+def old_lm_file(folder: Path) -> Path | None:
+    "The single-file LM an earlier version saved in `folder`, if that is what the folder holds (no manifest beside it)."
+    old = Path(folder) / OLD_LM_FILE
+    return old if old.is_file() and not (Path(folder) / MANIFEST_NAME).exists() else None
+
 def read_old_lm(path: Path) -> dict:
     "A language model in the single-file `model.pt` format of earlier versions: {'config', 'weights', 'vocab'}."
     try: state = load_plain(path, fix="use a language model saved by fitlam (`fitlam pretrain`)")
@@ -145,6 +149,6 @@ def read_old_lm(path: Path) -> dict:
 # %% ../nbs/33_saved.ipynb #c4fff272
 def holds_model(folder: str | Path, kind: str) -> bool:
     "Whether `folder` holds a saved model of `kind` (by its manifest, or an earlier version's file); nothing is loaded."
-    folder = Path(folder)
+    if kind == "language_model" and old_lm_file(folder): return True
     try: return read_manifest(folder, kind) is not None
-    except FitlamError: return kind == "language_model" and (folder / OLD_LM_FILE).is_file()
+    except FitlamError: return False
