@@ -26,13 +26,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fitlam.ablations import draw_labels
 from fitlam.core import load_preset
 from fitlam.data import load_dataset
 from fitlam.loaders import Labels
 from fitlam.pretrain import load_lm
 
 sys.path.insert(0, str(Path(__file__).parent))
-from label_curve import draw_labels, train_one  # noqa: E402
+from label_curve import train_one  # noqa: E402
 
 # one change from the demo recipe per row (the label curve's settings: stage 2 on all the unlabelled text, 4 epochs).
 # The sweep began from the paper's spacing of the layer groups (2.6x), which `demo` had then; it has 1.2 now, so the

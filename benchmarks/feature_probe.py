@@ -30,7 +30,7 @@ from sklearn.linear_model import LogisticRegressionCV
 from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).parent))
-from label_curve import draw_labels  # noqa: E402  (the label curve's stratified draws)
+from fitlam.ablations import draw_labels  # noqa: E402  (the stratified draws the label curve uses)
 
 from fitlam.awd_lstm import PAD_IDX  # noqa: E402
 from fitlam.core import cache_dir, load_preset  # noqa: E402

@@ -41,6 +41,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from fitlam.ablations import draw_labels
 from fitlam.classifier import (Classifier, load_encoder_from_lm, masked_concat_pool, text_classifier, text_ids,
                                train_classifier)
 from fitlam.cli import parse_sets
@@ -53,13 +54,6 @@ from fitlam.pipeline import glove_mean_baseline, tfidf_baseline
 from fitlam.saved import MANIFEST_NAME, holds_model
 
 ROWS = ("tfidf", "glove_mean", "scratch", "fitlam_fwd", "fitlam_ensemble", "probe_fwd")
-
-
-def draw_labels(pool: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    "`n` labelled reviews drawn from `pool`, stratified by label (equal shares), in a seeded random order."
-    share = n // pool.label.nunique()
-    picked = [pool[pool.label == label].sample(n=share, random_state=seed) for label in sorted(pool.label.unique())]
-    return pd.concat(picked).sample(frac=1, random_state=seed)
 
 
 @torch.no_grad()

@@ -228,10 +228,12 @@ def load_encoder_from_lm(classifier: TextClassifier, lm_or_state_dict) -> dict:
 
 # %% ../nbs/09_classifier.ipynb #30b6cbbd
 def classifier_plan(n_groups: int, steps_per_epoch: int, preset: Mapping, gradual_unfreezing: bool | None = None,
-                    epochs: int | None = None, min_steps: int | None = None) -> list:
-    "The classifier's training plan: gradual unfreezing (or all layers) over the preset's epochs, stretched to `clf_min_steps`."
-    unfreeze = preset["gradual_unfreezing"] if gradual_unfreezing is None else gradual_unfreezing
-    plan = (gradual_unfreezing_plan if unfreeze else all_layers_plan)(n_groups, epochs or preset["clf_epochs"])
+                    epochs: int | None = None, min_steps: int | None = None, plan: list | None = None) -> list:
+    """The classifier's training plan: gradual unfreezing (or all layers) over the preset's epochs, or another `plan`
+    of notebook 06 (chain-thaw, the head alone), stretched to `clf_min_steps`."""
+    if plan is None:
+        unfreeze = preset["gradual_unfreezing"] if gradual_unfreezing is None else gradual_unfreezing
+        plan = (gradual_unfreezing_plan if unfreeze else all_layers_plan)(n_groups, epochs or preset["clf_epochs"])
     min_steps = (preset["clf_min_steps"] if "clf_min_steps" in preset else 0) if min_steps is None else min_steps
     return stretch_plan(plan, epochs_for_budget(plan, steps_per_epoch, min_steps))
 
@@ -239,23 +241,25 @@ def classifier_plan(n_groups: int, steps_per_epoch: int, preset: Mapping, gradua
 def train_classifier(model: TextClassifier, train_dl, valid_dl=None, preset: Mapping | None = None,
                      record: LRRecord | None = None, gradual_unfreezing: bool | None = None,
                      epochs: int | None = None, device=None, progress: bool = True, cbs=(),
-                     stage: str = "classifier", min_steps: int | None = None) -> Learner:
+                     stage: str = "classifier", min_steps: int | None = None, plan: list | None = None,
+                     schedule: str = "stlr", discr_factor: float | None = None) -> Learner:
     """Fine-tune a classifier: discriminative lrs, STLR, gradual unfreezing (default: the preset's), AR/TAR, at least
-    `min_steps` optimiser steps (default: the preset's `clf_min_steps`). -> the Learner"""
+    `min_steps` optimiser steps (default: the preset's `clf_min_steps`). -> the Learner. The ablations (notebook 15)
+    swap one piece at a time: another `plan`, `schedule` or `discr_factor` (1.0: one rate for every group)."""
     if not isinstance(model, TextClassifier):
         raise FitlamError(f"train_classifier trains a TextClassifier (make one with text_classifier), got {type(model).__name__}")
     preset = load_preset() if preset is None else preset
     groups = layer_groups(model)
-    lrs = discriminative_lrs(preset["clf_lr"], len(groups), preset["discr_factor"])
+    lrs = discriminative_lrs(preset["clf_lr"], len(groups), preset["discr_factor"] if discr_factor is None else discr_factor)
     learn = Learner(model, train_dl, valid_dl, loss_func=cross_entropy_flat, metrics=(accuracy,),
                     cbs=[ActivationRegularization(preset["ar_alpha"], preset["tar_beta"]), *cbs],
                     param_groups=param_groups(groups, lrs, preset["weight_decay"]),
                     betas=(preset["adam_beta1"], preset["adam_beta2"]), weight_decay=preset["weight_decay"],
                     clip=preset["clip"], device=device or preset["device"],
                     mixed_precision=preset["mixed_precision"], progress=progress, perplexity=False)
-    plan = classifier_plan(len(groups), len(train_dl), preset, gradual_unfreezing, epochs, min_steps)
-    learn.lr_record = fit_plan(learn, groups, plan, "stlr", record, stage=stage,
-                               cut_frac=preset["cut_frac"], ratio=preset["stlr_ratio"])
+    plan = classifier_plan(len(groups), len(train_dl), preset, gradual_unfreezing, epochs, min_steps, plan)
+    options = {"cut_frac": preset["cut_frac"], "ratio": preset["stlr_ratio"]} if schedule == "stlr" else {}
+    learn.lr_record = fit_plan(learn, groups, plan, schedule, record, stage=stage, **options)
     return learn
 
 # %% ../nbs/09_classifier.ipynb #82d9763a

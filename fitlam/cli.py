@@ -21,9 +21,9 @@ from .core import preset_table, read_json_object
 # %% auto #0
 __all__ = ['EXAMPLES', 'ALL_EXAMPLES', 'summary_lines', 'build_report', 'report_after_run', 'run_pipeline', 'train_command',
            'run_task_info', 'read_for_prediction', 'write_table', 'predict_command', 'parquet_engine',
-           'check_prediction_out', 'replaced_bytes', 'download_command', 'check_out_dir', 'pretrain_command',
-           'pretrain_data', 'finetune_command', 'Parser', 'add_command', 'add_run_options', 'add_resume_options',
-           'build_parser', 'parse_sets', 'dispatch', 'one_line', 'default_preset', 'main']
+           'check_prediction_out', 'replaced_bytes', 'download_command', 'ablate_command', 'check_out_dir',
+           'pretrain_command', 'pretrain_data', 'finetune_command', 'Parser', 'add_command', 'add_run_options',
+           'add_resume_options', 'build_parser', 'parse_sets', 'dispatch', 'one_line', 'default_preset', 'main']
 
 # %% ../nbs/27_cli.ipynb #f3c48c3d
 def summary_lines(metrics: dict) -> list[str]:
@@ -198,6 +198,18 @@ def download_command(what: str) -> list[Path]:
     if what in ("wt103", "all"): folders += [fetch_online(name) for name in ("wt103-fwd", "wt103-bwd")]
     for folder in folders: print(f"ready: {folder}")
     return folders
+
+# %% ../nbs/27_cli.ipynb #620457aa
+def ablate_command(preset: str = "demo", out: str | Path | None = None, only=None, seeds: int = 3,
+                   workers: int | None = None, overrides: dict | None = None) -> Path:
+    """`fitlam ablate`: the paper's ablation grid (notebook 15), resumable; prints the table and writes report.html
+    beside ablations.csv and its plot. -> the folder"""
+    from fitlam.ablations import default_workers, run_ablations
+    out = Path(out if out is not None else f"runs/ablations-{preset}").expanduser()
+    table = run_ablations(preset, out, only, seeds, workers or default_workers(), overrides)
+    print(table[["table", "row", "accuracy", "spread", "paper_error", "agrees"]].to_string(index=False))
+    report_after_run(out)
+    return out
 
 # %% ../nbs/27_cli.ipynb #1a20fc60
 def check_out_dir(out: str | Path, overwrite: bool = False) -> Path:
@@ -375,6 +387,10 @@ EXAMPLES = {
     "download": """examples:
   fitlam download all                         the full IMDb and fastai's WT103 LMs, into ~/.cache/fitlam (or $FITLAM_HOME)
   fitlam download imdb                        only the IMDb: what the paper and colab presets train on""",
+    "ablate": """examples:
+  fitlam ablate --preset demo                 the paper's ablation tables on the embedded IMDb (≈ 1 hour, 2 CPU cores)
+  fitlam ablate --preset quick --only classifier --seeds 1 --out /tmp/a      one table, one seed: a quick look
+  fitlam ablate --preset colab --out /content/drive/MyDrive/ablations        on a GPU; after a disconnect, run it again""",
     "report": """examples:
   fitlam report runs/demo                     (re)build runs/demo/report.html""",
     "presets": "examples:\n  fitlam presets",
@@ -457,8 +473,16 @@ def build_parser() -> argparse.ArgumentParser:
     fine.add_argument("--backwards", action="store_true", help="fine-tune the backward LM")
     get = add_command(sub, "download", "fetch what the online presets use into the cache (needs internet once)")
     get.add_argument("what", choices=["imdb", "wt103", "all"], help="the full IMDb, fastai's WT103 LMs, or both")
-    report = add_command(sub, "report", "build report.html for a finished run folder")
-    report.add_argument("run_dir", metavar="DIR", help="the run folder")
+    ablate = add_command(sub, "ablate", "the paper's ablation tables: one change to the recipe at a time, several seeds")
+    ablate.add_argument("--preset", help="a preset from settings.ini (default: $FITLAM_PRESET, else demo)")
+    ablate.add_argument("--out", help="the grid's folder (default: runs/ablations-PRESET); the same --out resumes it")
+    ablate.add_argument("--only", nargs="+", metavar="NAME", help="only these tables (pretraining, lm_fine_tuning, "
+                        "classifier, direction, low_shot) or rows, e.g. --only classifier 'no LM fine-tuning'")
+    ablate.add_argument("--seeds", type=int, default=3, help="seeds per row (default: 3)")
+    ablate.add_argument("--workers", type=int, help="processes on a CPU (default: one per core, at most 8); 1 on a GPU")
+    ablate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one preset value (repeatable)")
+    report = add_command(sub, "report", "build report.html for a finished run folder, or an ablation grid's folder")
+    report.add_argument("run_dir", metavar="DIR", help="the run folder (or fitlam ablate's --out)")
     add_command(sub, "presets", "show the presets side by side")
     add_command(sub, "env", "print versions and the device, for bug reports")
     return parser
@@ -492,6 +516,8 @@ def dispatch(args, argv: list[str]) -> None:
         finetune_command(args.out, args.preset, args.data, args.text_col, args.unlabelled, args.valid, args.pretrained,
                          args.backwards, args.overwrite, parse_sets(args.set))
     elif args.command == "download": download_command(args.what)
+    elif args.command == "ablate":
+        ablate_command(args.preset, args.out, args.only, args.seeds, args.workers, parse_sets(args.set))
     elif args.command == "report":
         print(f"report: {build_report(args.run_dir)}")
     elif args.command == "presets": print(preset_table(all_keys=True).to_string())

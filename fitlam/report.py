@@ -21,10 +21,11 @@ from .core import FitlamError, atomic_path, read_json_object
 from .schedules import CLASSIFIER, FINETUNE_LM, group_names, stage_name, stage_of
 
 # %% auto #0
-__all__ = ['MODEL_NAMES', 'SECTIONS', 'STYLE', 'read_run', 'figure_grid', 'figure_img', 'html_table', 'model_table',
-           'stage_table', 'summary_section', 'lr_figure', 'lr_section', 'perplexity_before', 'curves_figure',
-           'curves_section', 'confusion', 'plot_confusion', 'confusion_figure', 'confusion_section', 'pick_examples',
-           'attention_section', 'render_section', 'report_html', 'write_report']
+__all__ = ['MODEL_NAMES', 'SECTIONS', 'STYLE', 'ABLATION_COLUMNS', 'read_run', 'figure_grid', 'figure_img', 'html_table',
+           'model_table', 'stage_table', 'summary_section', 'lr_figure', 'lr_section', 'perplexity_before',
+           'curves_figure', 'curves_section', 'confusion', 'plot_confusion', 'confusion_figure', 'confusion_section',
+           'pick_examples', 'attention_section', 'render_section', 'report_html', 'is_ablation_folder',
+           'ablation_report_html', 'write_report']
 
 # %% ../nbs/26_report.ipynb #3dde114f
 def read_run(run_dir) -> dict:
@@ -291,10 +292,38 @@ def report_html(run: dict) -> str:
             f'<p class="muted">FitLaM / ULMFiT (Howard &amp; Ruder 2018) · fitlam {html.escape(__version__)} · made {made}'
             + (f" · <code>{html.escape(command)}</code>" if command else "") + f'</p><nav>{nav}</nav>\n{body}\n</body></html>\n')
 
+
+# %% ../nbs/26_report.ipynb #c76d3465
+def is_ablation_folder(folder) -> bool:
+    "A `fitlam ablate` folder: it holds ablations.csv and is not a run folder."
+    folder = Path(folder).expanduser()
+    return (folder / "ablations.csv").is_file() and not (folder / "metrics.json").is_file()
+
+ABLATION_COLUMNS = {"table": None, "row": None, "accuracy": "{:.4f}", "spread": "{:.4f}", "accuracies": None,
+                    "classifier_s": "{:.0f}", "stage2_s": "{:.0f}", "paper_error": "{:.2f}", "paper_better": None,
+                    "gap": "{:+.4f}", "agrees": None}
+
+def ablation_report_html(folder) -> str:
+    "The report page of a `fitlam ablate` folder: how the grid ran, its plot, and every row beside the paper's numbers."
+    from fitlam.ablations import plot_ablations
+    folder = Path(folder).expanduser()
+    table = pd.read_csv(folder / "ablations.csv")
+    meta = read_json_object(folder / "ablations.json", "run fitlam ablate again") if (folder / "ablations.json").is_file() else {}
+    facts = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in meta.items())
+    columns = [c for c in ABLATION_COLUMNS if c in table]
+    body = (f'<dl class="facts">{facts}</dl>' + figure_img(plot_ablations(table), "test accuracy of every ablation row")
+            + html_table(table[columns], {c: f for c, f in ABLATION_COLUMNS.items() if f and c in table}))
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>fitlam ablations: {html.escape(folder.resolve().name)}</title>'
+            f'<style>{STYLE}</style></head><body><h1>fitlam ablations: {html.escape(folder.resolve().name)}</h1>'
+            f'<p class="muted">FitLaM / ULMFiT (Howard &amp; Ruder 2018) · fitlam {html.escape(__version__)} · paper_error: '
+            f'the paper\'s IMDb validation error (%), paper_better: the row it found better, agrees: whether this grid '
+            f'falls below that row by more than the seeds\' spread</p>\n{body}\n</body></html>\n')
+
+# %% ../nbs/26_report.ipynb #eaeeb080
 def write_report(run_dir) -> Path:
-    "Build `run_dir/report.html` from the run folder's files; returns its path."
-    run = read_run(run_dir)
-    page = report_html(run)
-    path = run["dir"] / "report.html"
+    "Build `run_dir/report.html` from a run folder's files (or a `fitlam ablate` folder's table); returns its path."
+    folder = Path(run_dir).expanduser()
+    page = ablation_report_html(folder) if is_ablation_folder(folder) else report_html(run := read_run(folder))
+    path = (folder if is_ablation_folder(folder) else run["dir"]) / "report.html"
     with atomic_path(path) as tmp: tmp.write_text(page, encoding="utf-8")
     return path
