@@ -11,11 +11,12 @@ TORCH_PIP_ARGS ?=
 PRESET ?= demo
 JOBS ?= auto
 
-.PHONY: help install demo test lab export colab clean
+.PHONY: help install demo test lab export colab ablate clean
 help:
 	@echo "make demo    run the kit's main job on the embedded data (preset: $(PRESET))"
 	@echo "make test    the whole test suite: pytest + every notebook under the quick preset"
 	@echo "make lab     JupyterLab on the notebooks in nbs/"
+	@echo "make ablate  the paper's ablation tables on the embedded data (preset: $(PRESET); resumable)"
 	@echo "make export  after editing a notebook: clean it and regenerate fitlam/"
 	@echo "make colab REPO=https://github.com/YOU/fitlam   point the Colab badge and set-up cells at your fork"
 	@echo "make clean   remove .venv and caches"
@@ -36,6 +37,9 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -n $(JOBS) tests
+
+ablate: $(VENV)/.installed
+	$(VENV)/bin/fitlam ablate --preset $(PRESET) --out runs/ablations-$(PRESET)
 
 lab: $(VENV)/.installed
 	$(VENV)/bin/jupyter lab nbs

@@ -99,6 +99,7 @@ ABLATIONS = [
     ("direction", "forward + backward", {"direction": "both"}, 4.58, None),
 ]
 
+# %% ../nbs/15_ablations.ipynb #7c3cd6d7
 def low_shot_counts(n_labels: int) -> list[int]:
     "The label counts of the low-shot table: 100, 300, 1,000 where the task has more, then all it has."
     return [n for n in (100, 300, 1000) if n < n_labels] + [n_labels]
@@ -114,7 +115,6 @@ def low_shot_rows(n_labels: int) -> list[tuple]:
                  ("low_shot", f"from scratch, {n:,} labels", {**labels, "clf": "scratch"}, None, semi)]
     return rows
 
-# %% ../nbs/15_ablations.ipynb #7c3cd6d7
 def ablation_rows(n_labels: int, only=None) -> pd.DataFrame:
     "Every row of the grid (or those whose table or row name is in `only`) with its recipe."
     rows = ABLATIONS + low_shot_rows(n_labels)
@@ -161,7 +161,7 @@ def cell_labels(task: dict, recipe: Recipe, seed: int) -> pd.DataFrame:
     return task["train"] if not recipe.labels else draw_labels(task["train"], recipe.labels, seed)
 
 def seeded(p: Preset, seed: int) -> Preset:
-    "The preset with its seed moved on by `seed` (0: the preset itself, so seed 0 of the full method is `fitlam run`)."
+    "The preset with its seed moved on by `seed` (0: the preset itself, so seed 0 of the full method is `fitlam run`'s)."
     return Preset({**p, "seed": p.seed + seed}, preset=p.preset)
 
 # %% ../nbs/15_ablations.ipynb #338b14a2
@@ -266,6 +266,7 @@ def lm_job(preset: dict, name: str, recipe: Recipe, seed: int, work: str, thread
     stage2_lm(recipe, seed, p, load_grid_task(p), Path(work))
     return stage2_key(recipe, seed)
 
+# %% ../nbs/15_ablations.ipynb #0a452b84
 def default_workers() -> int:
     "Processes for a grid on a CPU: one per core this process may use (each runs one thread), at most 8 (each holds the task)."
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -326,6 +327,7 @@ def agreement(gap: float, noise: float) -> str:
     if abs(gap) <= noise: return "within spread"
     return "yes" if gap < 0 else "no"
 
+# %% ../nbs/15_ablations.ipynb #72cbd3a9
 def summarise(rows: pd.DataFrame, records: dict, seeds: int, test_y: np.ndarray) -> pd.DataFrame:
     "One line per row: mean and spread of the test accuracy over the seeds, seconds, the paper's number and direction."
     out = []
@@ -373,8 +375,9 @@ def missing_work(cells: list, work: Path) -> tuple[list, list, list]:
     lms_todo = [(r, s) for r, s in lms if not (work / "lms" / stage2_key(r, s) / "metrics.json").is_file()]
     return lms, lms_todo, [(r, s) for r, s in cells if read_cell(work, r, s) is None]
 
+# %% ../nbs/15_ablations.ipynb #ad8b97a5
 def run_ablations(preset: Preset | str = "quick", out=None, only=None, seeds: int = 3, workers: int = 1,
-                  overrides: dict | None = None, say=print) -> pd.DataFrame:
+                  overrides: dict | None = None, say=print, command: str | None = None) -> pd.DataFrame:
     "The paper's ablation grid on the preset's task: every cell once (resumable), then the table, ablations.csv and the plot."
     p = preset if isinstance(preset, Preset) else load_preset(preset, **(overrides or {}))
     if seeds < 1: raise FitlamError(f"seeds must be at least 1, got {seeds}")
@@ -402,11 +405,12 @@ def run_ablations(preset: Preset | str = "quick", out=None, only=None, seeds: in
     table = summarise(rows, records, seeds, Labels(task["train"].label).encode(task["test"].label))
     compute_s = (sum(c["seconds"] + c["setup_s"] for c in records.values())
                  + sum(json.loads((work / "lms" / stage2_key(r, s) / "metrics.json").read_text())["wall_s"] for r, s in lms))
-    write_ablations(out, table, {"preset": p.preset, "seeds": seeds, "workers": workers, "test_reviews": len(task["test"]),
+    write_ablations(out, table, {"command": command or f"run_ablations({p.preset!r}, seeds={seeds})", "preset": p.preset, "seeds": seeds, "workers": workers, "test_reviews": len(task["test"]),
                                  "labelled_reviews": len(task["train"]), "compute_s": round(compute_s),
                                  "wall_s_this_call": round(time.time() - start), "machine": machine_line(workers)})
     return table
 
+# %% ../nbs/15_ablations.ipynb #84244310
 def machine_line(workers: int) -> str:
     "Where the grid ran, for its card."
     import platform

@@ -201,12 +201,12 @@ def download_command(what: str) -> list[Path]:
 
 # %% ../nbs/27_cli.ipynb #620457aa
 def ablate_command(preset: str = "demo", out: str | Path | None = None, only=None, seeds: int = 3,
-                   workers: int | None = None, overrides: dict | None = None) -> Path:
+                   workers: int | None = None, overrides: dict | None = None, command: str | None = None) -> Path:
     """`fitlam ablate`: the paper's ablation grid (notebook 15), resumable; prints the table and writes report.html
     beside ablations.csv and its plot. -> the folder"""
     from fitlam.ablations import default_workers, run_ablations
     out = Path(out if out is not None else f"runs/ablations-{preset}").expanduser()
-    table = run_ablations(preset, out, only, seeds, workers or default_workers(), overrides)
+    table = run_ablations(preset, out, only, seeds, workers or default_workers(), overrides, command=command)
     print(table[["table", "row", "accuracy", "spread", "paper_error", "agrees"]].to_string(index=False))
     report_after_run(out)
     return out
@@ -517,7 +517,7 @@ def dispatch(args, argv: list[str]) -> None:
                          args.backwards, args.overwrite, parse_sets(args.set))
     elif args.command == "download": download_command(args.what)
     elif args.command == "ablate":
-        ablate_command(args.preset, args.out, args.only, args.seeds, args.workers, parse_sets(args.set))
+        ablate_command(args.preset, args.out, args.only, args.seeds, args.workers, parse_sets(args.set), command)
     elif args.command == "report":
         print(f"report: {build_report(args.run_dir)}")
     elif args.command == "presets": print(preset_table(all_keys=True).to_string())
