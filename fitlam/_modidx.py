@@ -13,6 +13,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'fitlam.ablations.grid_cells': ('ablations.html#grid_cells', 'fitlam/ablations.py'),
                                   'fitlam.ablations.grid_estimate': ('ablations.html#grid_estimate', 'fitlam/ablations.py'),
                                   'fitlam.ablations.grid_folder': ('ablations.html#grid_folder', 'fitlam/ablations.py'),
+                                  'fitlam.ablations.lm_folder': ('ablations.html#lm_folder', 'fitlam/ablations.py'),
                                   'fitlam.ablations.lm_job': ('ablations.html#lm_job', 'fitlam/ablations.py'),
                                   'fitlam.ablations.load_grid_task': ('ablations.html#load_grid_task', 'fitlam/ablations.py'),
                                   'fitlam.ablations.low_shot_counts': ('ablations.html#low_shot_counts', 'fitlam/ablations.py'),

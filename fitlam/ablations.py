@@ -36,9 +36,10 @@ from .tokenize import Vocab
 # %% auto #0
 __all__ = ['LM_TUNINGS', 'CLF_RECIPES', 'ABLATIONS', 'Recipe', 'plan_named', 'low_shot_counts', 'low_shot_rows', 'ablation_rows',
            'cell_recipes', 'grid_cells', 'recipe_key', 'stage2_key', 'draw_labels', 'cell_labels', 'seeded',
-           'stage1_lm', 'stage2_lm', 'run_cell', 'cell_file', 'save_cell', 'read_cell', 'load_grid_task', 'cell_job',
-           'lm_job', 'default_workers', 'run_jobs', 'grid_folder', 'grid_estimate', 'row_accuracies', 'agreement',
-           'summarise', 'plot_ablations', 'missing_work', 'run_ablations', 'machine_line', 'write_ablations']
+           'stage1_lm', 'lm_folder', 'stage2_lm', 'run_cell', 'cell_file', 'save_cell', 'read_cell', 'load_grid_task',
+           'cell_job', 'lm_job', 'default_workers', 'run_jobs', 'grid_folder', 'grid_estimate', 'row_accuracies',
+           'agreement', 'summarise', 'plot_ablations', 'missing_work', 'run_ablations', 'machine_line',
+           'write_ablations']
 
 # %% ../nbs/15_ablations.ipynb #9cce4974
 @dataclass(frozen=True)
@@ -182,9 +183,13 @@ def stage1_lm(recipe: Recipe, p: Preset, task: dict, texts, work: Path):
     return model, vocab, lm_config(p, backwards)
 
 # %% ../nbs/15_ablations.ipynb #c7a1d9e5
+def lm_folder(work: Path, recipe: Recipe, seed: int) -> Path:
+    "Where the stage-2 LM of a cell is kept; its metrics.json is written last, so it marks a finished LM."
+    return work / "lms" / stage2_key(recipe, seed)
+
 def stage2_lm(recipe: Recipe, seed: int, p: Preset, task: dict, work: Path) -> dict:
     "The LM a cell's classifier starts from: stage 1, then stage 2 as the recipe says; saved in `work` and read back."
-    folder = work / "lms" / stage2_key(recipe, seed)
+    folder = lm_folder(work, recipe, seed)
     if holds_model(folder, "language_model") and (folder / "metrics.json").is_file():
         model, vocab, _ = load_lm(folder)
         return {"model": model, "vocab": vocab, "metrics": json.loads((folder / "metrics.json").read_text())}
@@ -305,12 +310,11 @@ def grid_estimate(p: Preset, task: dict, lms: list, cells: list, workers: int) -
     try: spt = seconds_per_token(p, p.max_vocab)
     finally: torch.set_num_threads(threads)
     none = task["train"].iloc[:0]
-    def labelled(recipe, seed): return cell_labels(task, recipe, seed)
-    lm_s = sum(run_estimate(p, {"train": labelled(r, s), "valid": task["valid"],
+    lm_s = sum(run_estimate(p, {"train": cell_labels(task, r, s), "valid": task["valid"],
                                 "unlabelled": task["unlabelled"] if r.lm_text == "all" else none}, 1, spt)["finetune_lm_s"]
                for r, s in lms if r.lm_tuning != "none")
     test_s = TOKENS_PER_WORD * task["test"].text.str.split().str.len().sum() / 3 * spt["encoder"]
-    clf_s = sum(run_estimate(p, {"train": labelled(r, s), "valid": none, "unlabelled": none}, 1, spt)["classifier_s"] + test_s
+    clf_s = sum(run_estimate(p, {"train": cell_labels(task, r, s), "valid": none, "unlabelled": none}, 1, spt)["classifier_s"] + test_s
                 for r, s in cells)
     return (lm_s + clf_s) / max(1, workers)
 
@@ -372,7 +376,7 @@ def plot_ablations(table: pd.DataFrame):
 def missing_work(cells: list, work: Path) -> tuple[list, list, list]:
     "The stage-2 LMs the cells need (one (recipe, seed) each), those not in `work` yet, and the cells not in it yet."
     lms = list({stage2_key(r, s): (r, s) for r, s in cells if stage2_key(r, s)}.values())
-    lms_todo = [(r, s) for r, s in lms if not (work / "lms" / stage2_key(r, s) / "metrics.json").is_file()]
+    lms_todo = [(r, s) for r, s in lms if not (lm_folder(work, r, s) / "metrics.json").is_file()]
     return lms, lms_todo, [(r, s) for r, s in cells if read_cell(work, r, s) is None]
 
 # %% ../nbs/15_ablations.ipynb #ad8b97a5
@@ -404,7 +408,7 @@ def run_ablations(preset: Preset | str = "quick", out=None, only=None, seeds: in
     records = {(r, s): read_cell(work, r, s) for r, s in cells}
     table = summarise(rows, records, seeds, Labels(task["train"].label).encode(task["test"].label))
     compute_s = (sum(c["seconds"] + c["setup_s"] for c in records.values())
-                 + sum(json.loads((work / "lms" / stage2_key(r, s) / "metrics.json").read_text())["wall_s"] for r, s in lms))
+                 + sum(json.loads((lm_folder(work, r, s) / "metrics.json").read_text())["wall_s"] for r, s in lms))
     write_ablations(out, table, {"command": command or f"run_ablations({p.preset!r}, seeds={seeds})", "preset": p.preset, "seeds": seeds, "workers": workers, "test_reviews": len(task["test"]),
                                  "labelled_reviews": len(task["train"]), "compute_s": round(compute_s),
                                  "wall_s_this_call": round(time.time() - start), "machine": machine_line(workers)})
