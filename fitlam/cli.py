@@ -22,8 +22,9 @@ from .core import preset_table, read_json_object
 __all__ = ['EXAMPLES', 'ALL_EXAMPLES', 'summary_lines', 'build_report', 'report_after_run', 'run_pipeline', 'train_command',
            'run_task_info', 'read_for_prediction', 'write_table', 'predict_command', 'parquet_engine',
            'check_prediction_out', 'replaced_bytes', 'download_command', 'ablate_command', 'check_out_dir',
-           'pretrain_command', 'pretrain_data', 'finetune_command', 'Parser', 'add_command', 'add_run_options',
-           'add_resume_options', 'build_parser', 'parse_sets', 'dispatch', 'one_line', 'default_preset', 'main']
+           'pretrain_command', 'pretrain_data', 'continued_lm', 'finetune_command', 'Parser', 'add_command',
+           'add_run_options', 'add_resume_options', 'build_parser', 'parse_sets', 'dispatch', 'one_line',
+           'default_preset', 'main']
 
 # %% ../nbs/27_cli.ipynb #f3c48c3d
 def summary_lines(metrics: dict) -> list[str]:
@@ -225,9 +226,10 @@ def check_out_dir(out: str | Path, overwrite: bool = False) -> Path:
 def pretrain_command(preset: str = "demo", out: str | Path = "models/general_english_fwd", backwards: bool = False,
                      epochs: int | None = None, overwrite: bool = False, argv: list[str] | None = None,
                      resume: bool = False, corpus=None, text_col: str | None = None, encoding: str | None = None,
-                     tokenizer: str = "words", vocab_size: int | None = None, **overrides) -> dict:
+                     tokenizer: str = "words", vocab_size: int | None = None, start=None, **overrides) -> dict:
     """Run stage 1 — on the embedded corpus, or on your `corpus` (prepared into OUT/corpus/) — and save the model
-    folder (a checkpoint in OUT/checkpoints/ after every epoch; `resume` continues it). Under torchrun, on every process."""
+    folder (a checkpoint in OUT/checkpoints/ after every epoch; `resume` continues it; `start`: an LM folder to train
+    for a further cycle instead of from scratch). Under torchrun, on every process."""
     from fitlam.corpus import prepare_corpus
     from fitlam.distributed import clear_marks, finish_distributed, init_distributed, process_device, ready_first
     from fitlam.run_folder import checkpoint_path
@@ -248,7 +250,7 @@ def pretrain_command(preset: str = "demo", out: str | Path = "models/general_eng
             rank, world_size = init_distributed(p.device)
             if world_size > 1: p = Preset({**p, "device": process_device(p.device)})
             card = _pretrain_into(Path(out).expanduser(), p, checkpoint, backwards, epochs, argv, preset, resume,
-                                  corpus, rank, world_size)
+                                  corpus, rank, world_size, start)
             if rank == 0: clear_marks(out)
             return card
     finally: finish_distributed()
@@ -264,8 +266,20 @@ def pretrain_data(out: Path, p, corpus, backwards: bool, rank: int, world_size: 
     train, valid = corpus_lm_loaders(prepared, p, backwards, rank, world_size)
     return {"vocab": prepared.vocab, "train": train, "valid": valid, "corpus": str(corpus), "prepared": prepared.manifest}
 
+def continued_lm(start, backwards: bool) -> tuple[tuple, dict]:
+    "(model, vocab) of the LM folder `start` for a further cycle of stage 1, and what its card says of its training."
+    from fitlam.pretrain import load_lm
+    model, vocab, config = load_lm(start)
+    if bool(config.get("backwards")) != backwards:
+        raise FitlamError(f"--start {start} reads {'backwards' if config.get('backwards') else 'forwards'}; "
+                          f"{'add' if config.get('backwards') else 'drop'} --backwards to continue it")
+    card_file = Path(start) / "card.json"
+    card = json.loads(card_file.read_text()) if card_file.is_file() else {}
+    keep = ("command", "epochs", "valid_perplexity", "device_name", "wall_s", "started_from")
+    return (model, vocab), {"folder": str(start), **{k: card[k] for k in keep if k in card}}
+
 def _pretrain_into(out, p, checkpoint, backwards, epochs, argv, preset, resume, corpus=None, rank: int = 0,
-                   world_size: int = 1) -> dict:
+                   world_size: int = 1, start=None) -> dict:
     "The body of `pretrain_command`, holding the folder's lock (rank 0)."
     from fitlam.distributed import distributed_callbacks
     from fitlam.run_folder import spend_checkpoint, stage_callbacks
@@ -277,7 +291,9 @@ def _pretrain_into(out, p, checkpoint, backwards, epochs, argv, preset, resume, 
     minutes = p.get("checkpoint_minutes", 0)
     callbacks = (stage_callbacks(checkpoint, "pretrain", record, resume, minutes=minutes) if world_size == 1 else
                  distributed_callbacks(checkpoint, "pretrain", record, rank, world_size, p.seed, resume, minutes))
-    run = pretrain_lm(p, backwards=backwards, epochs=epochs, cbs=callbacks, record=record, data=data, progress=rank == 0)
+    continue_from, history = (None, None) if start is None else continued_lm(start, backwards)
+    run = pretrain_lm(p, backwards=backwards, epochs=epochs, cbs=callbacks, record=record, data=data, progress=rank == 0,
+                      continue_from=continue_from)
     if rank != 0: return run["metrics"]   # one process writes the model, its card and its logs
     learn = run["learner"]
     command = "fitlam " + " ".join(argv) if argv else f"fitlam pretrain --preset {preset} --out {out}"
@@ -289,6 +305,7 @@ def _pretrain_into(out, p, checkpoint, backwards, epochs, argv, preset, resume, 
             "world_size": world_size, "rows_per_process": p.bs // world_size, "global_batch_tokens": p.bs * p.bptt,
             "tokenizer": run["vocab"].kind,
             "peak_lr": p.pretrain_lr}
+    if history is not None: card["started_from"] = history   # the earlier cycle(s) this one continued
     if data is not None and "prepared" in data: card["corpus_prepared"] = {k: v for k, v in data["prepared"].items() if k != "settings"}
     save_lm(out, run["model"], run["vocab"], lm_config(p, backwards))
     # the card records the perplexity of the weights as saved (float16), so anyone can check it from the file
@@ -377,6 +394,7 @@ EXAMPLES = {
     "pretrain": """examples:
   fitlam pretrain --preset demo --out models/general_english_fwd      (the shipped forward LM's recipe)
   fitlam pretrain --preset demo --backwards --out models/general_english_bwd
+  fitlam pretrain --preset demo --start models/general_english_fwd --epochs 20 --out lms/longer_fwd   (a further cycle)
   fitlam pretrain --corpus books/ --out lms/books_fwd                  (your own corpus: .txt files, or a CSV with --text-col)
   torchrun --nproc_per_node=2 -m fitlam pretrain --corpus books/ --out lms/books_fwd   (2 GPUs or CPU processes)
   fitlam pretrain --corpus romans/ --tokenizer sentencepiece --vocab-size 8000 --out lms/fr_fwd   (subwords, any language)""",
@@ -454,6 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--backwards", action="store_true", help="train the backward LM (reads text right to left)")
     pre.add_argument("--epochs", type=int, help="override the preset's pretrain_epochs")
     pre.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/ (written after every epoch)")
+    pre.add_argument("--start", metavar="LM_DIR", help="train this saved LM for a further cycle (a warm restart: its "
+                     "weights, a new STLR cycle, the preset's dropouts) instead of from a random start")
     pre.add_argument("--corpus", metavar="FILE_OR_DIR", help="your corpus instead of the embedded one: a text file, a folder "
                      "of .txt files, or a CSV/TSV/Parquet file (with --text-col); tokenised into OUT/corpus/ (resumable)")
     pre.add_argument("--text-col", help="the column holding the text, when --corpus is a table")
@@ -511,7 +531,7 @@ def dispatch(args, argv: list[str]) -> None:
     elif args.command == "pretrain":
         pretrain_command(args.preset, args.out, args.backwards, args.epochs, args.overwrite, argv=argv, resume=args.resume,
                          corpus=args.corpus, text_col=args.text_col, encoding=args.encoding, tokenizer=args.tokenizer,
-                         vocab_size=args.vocab_size, **parse_sets(args.set))
+                         vocab_size=args.vocab_size, start=args.start, **parse_sets(args.set))
     elif args.command == "finetune-lm":
         finetune_command(args.out, args.preset, args.data, args.text_col, args.unlabelled, args.valid, args.pretrained,
                          args.backwards, args.overwrite, parse_sets(args.set))

@@ -107,7 +107,7 @@ DROPOUTS = ("output_p", "hidden_p", "input_p", "embed_p", "weight_p")
 # key: (lowest allowed, highest allowed, the rule in words); None = no bound. Floats must also be finite.
 PRESET_RANGES = {
     **{key: (0, None, "0 or more") for key in ("seed", "n_pretrain_docs", "n_unlabelled", "n_labels",
-                                               "n_valid", "clf_min_steps", "drop_mult", "ar_alpha", "tar_beta",
+                                               "n_valid", "clf_min_steps", "drop_mult", "lm_drop_mult", "ar_alpha", "tar_beta",
                                                "weight_decay", "checkpoint_minutes")},
     "clip": (0, None, "0 (no clipping) or more"),
     **{key: (1, None, "1 or more") for key in ("min_freq", "emb_sz", "n_hid", "n_layers", "bptt", "bs", "clf_bs",
@@ -131,9 +131,10 @@ def check_preset(preset: dict, name: str = "") -> None:
         if (low is not None and value < low) or (high is not None and value > high):
             raise FitlamError(f"{where}{key}={value} is out of range: {key} must be {rule} ({fix})")
     for key in DROPOUTS:
-        if key in preset and "drop_mult" in preset and preset[key] * preset["drop_mult"] >= 1:
-            raise FitlamError(f"{where}{key} × drop_mult = {preset[key]} × {preset['drop_mult']} drops everything; "
-                              f"keep the product below 1 ({fix})")
+        for mult in ("drop_mult", "lm_drop_mult"):
+            if key in preset and mult in preset and preset[key] * preset[mult] >= 1:
+                raise FitlamError(f"{where}{key} × {mult} = {preset[key]} × {preset[mult]} drops everything; "
+                                  f"keep the product below 1 ({fix})")
 
 # %% ../nbs/00_core.ipynb #1e7d7a87
 class Preset(dict):

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .awd_lstm import LanguageModel
+from .awd_lstm import DROPOUT_KEYS, LanguageModel, awd_lstm_config
 from .core import FitlamError, Preset, load_preset, seed_everything
 from .data import load_word_vectors
 from .pretrain import lm_config, lm_for_vocab, lm_learner, lm_loaders, load_lm, numericalize_docs
@@ -53,6 +53,8 @@ def finetune_lm(model: LanguageModel, vocab: Vocab, config: dict, train_texts, v
     train_tokens, valid_tokens = vocab.tokenize(train_texts), vocab.tokenize(valid_texts)
     new_vocab = vocab.for_target(train_tokens, p.max_vocab, p.min_freq)   # words: the target's own; subwords: the same
     vectors = load_word_vectors(p.word_vectors) if p.word_vectors != "none" and vocab.kind == "words" else None
+    # the dropouts are stage 2's own (the preset's lm_drop_mult), not the pretraining's, as with fastai's drop_mult
+    config = {**config, **{k: v for k, v in awd_lstm_config(p, drop_mult=p.lm_drop_mult).items() if k in DROPOUT_KEYS}}
     model, counts = lm_for_vocab(model, vocab, new_vocab, config, vectors)
     train_dl, valid_dl = lm_loaders(numericalize_docs(train_tokens, new_vocab),
                                     numericalize_docs(valid_tokens, new_vocab), p, backwards, rank, world_size)

@@ -27,8 +27,8 @@ from .tokenize import BOS, PAD, TK_MAJ, TK_UP, UNK, Vocab
 
 # %% auto #0
 __all__ = ['GLOVE_STD', 'numericalize_docs', 'lm_loaders', 'lm_learner', 'vector_rows', 'init_embedding_from_vectors',
-           'embedded_lm_data', 'pretrain_lm', 'save_lm', 'load_lm', 'lm_config', 'with_bias', 'fit_vector_map',
-           'lm_for_vocab', 'detokenize', 'generate', 'shipped_lm_dir', 'wt103_lm']
+           'embedded_lm_data', 'restarted_lm', 'pretrain_lm', 'save_lm', 'load_lm', 'lm_config', 'with_bias',
+           'fit_vector_map', 'lm_for_vocab', 'detokenize', 'generate', 'shipped_lm_dir', 'wt103_lm']
 
 # %% ../nbs/07_pretrain.ipynb #3acc37b2
 def numericalize_docs(token_lists, vocab: Vocab) -> list[np.ndarray]:
@@ -85,20 +85,36 @@ def embedded_lm_data(p: Preset, backwards: bool = False, rank: int = 0, world_si
                                     p, backwards, rank, world_size)
     return {"vocab": vocab, "train": train_dl, "valid": valid_dl, "corpus": p.pretrain_corpus}
 
+# %% ../nbs/07_pretrain.ipynb #cb4da651
+def restarted_lm(model: LanguageModel, vocab: Vocab, data_vocab: Vocab, p: Preset) -> LanguageModel:
+    "A copy of a trained LM, with preset `p`'s dropouts, to train for a further cycle on data numericalised by `data_vocab`."
+    if list(vocab.itos) != list(data_vocab.itos):
+        raise FitlamError(f"the LM to continue knows other words ({len(vocab):,}) than this corpus's vocabulary "
+                          f"({len(data_vocab):,}); continue it with the corpus, max_vocab and min_freq it was trained with")
+    fresh = awd_lstm_lm(len(vocab), p)
+    try: fresh.load_state_dict(model.state_dict())
+    except RuntimeError: raise FitlamError(f"the LM to continue is not the {p.emb_sz}/{p.n_hid}/{p.n_layers} AWD-LSTM of "
+                                           f"preset '{p.preset}'; continue it with the preset it was trained with") from None
+    return fresh
+
 # %% ../nbs/07_pretrain.ipynb #87a0a6f9
 def pretrain_lm(preset: Preset | None = None, backwards: bool = False, epochs: int | None = None,
-                progress: bool = True, cbs=(), record: LRRecord | None = None, data: dict | None = None) -> dict:
+                progress: bool = True, cbs=(), record: LRRecord | None = None, data: dict | None = None,
+                continue_from: tuple | None = None) -> dict:
     """Stage 1: train an AWD-LSTM LM on `data` (vocab, train, valid loaders, corpus name; default: the preset's
-    embedded corpus, or your own from appendix notebook 21). Returns model, vocab, learner, LR record, metrics."""
+    embedded corpus, or your own from appendix notebook 21). `continue_from`: (model, vocab) of a trained LM to give
+    a further cycle instead of a fresh start. Returns model, vocab, learner, LR record, metrics."""
     p = preset if preset is not None else load_preset()
     seed_everything(p.seed)
     start = time.time()
     data = data if data is not None else embedded_lm_data(p, backwards)
     vocab, train_dl, valid_dl = data["vocab"], data["train"], data["valid"]
-    model = awd_lstm_lm(len(vocab), p)
     n_vectors = 0
-    if p.word_vectors != "none" and vocab.kind == "words":   # (word vectors don't fit subword pieces)
-        n_vectors = init_embedding_from_vectors(model, vocab, *load_word_vectors(p.word_vectors))
+    if continue_from is not None: model = restarted_lm(*continue_from, vocab, p)
+    else:
+        model = awd_lstm_lm(len(vocab), p)
+        if p.word_vectors != "none" and vocab.kind == "words":   # (word vectors don't fit subword pieces)
+            n_vectors = init_embedding_from_vectors(model, vocab, *load_word_vectors(p.word_vectors))
     learn = lm_learner(model, train_dl, valid_dl, p, p.pretrain_lr, progress=progress, cbs=cbs)
     groups = layer_groups(model)
     epochs = epochs if epochs is not None else p.pretrain_epochs
@@ -115,7 +131,7 @@ def pretrain_lm(preset: Preset | None = None, backwards: bool = False, epochs: i
                "word_vectors": p.word_vectors, "words_from_vectors": n_vectors,
                "wall_s": round(time.time() - start, 1), "device": str(learn.device),
                "train_tokens_per_s": round(steps_done * p.bs * p.bptt / fit_s) if steps_done else None,
-               "device_name": device_name(learn.device), "preset": p.preset}
+               "device_name": device_name(learn.device), "preset": p.preset, "continued": continue_from is not None}
     return {"model": model, "vocab": vocab, "learner": learn, "record": record, "metrics": metrics}
 
 # %% ../nbs/07_pretrain.ipynb #a7e0497d

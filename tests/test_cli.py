@@ -52,6 +52,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from fitlam.cli import main
 
@@ -171,6 +172,20 @@ def test_finetune_lm_alone_on_your_texts(work):
     assert card["valid_perplexity"] < card["valid_perplexity_before"] and "saved to" in out
 
 
+def test_pretrain_continues_a_saved_lm_for_a_further_cycle(work):
+    code, out, err = call("pretrain", "--preset", "quick", "--start", work / "lm_fwd", "--epochs", "1",
+                          "--set", "drop_mult=0.25", "--out", work / "more_fwd")
+    assert code == 0, err
+    card = json.loads((work / "more_fwd" / "card.json").read_text())
+    assert card["continued"] and card["started_from"]["folder"] == str(work / "lm_fwd") and card["epochs"] == 1
+    assert "--start" in card["command"] and card["words_from_vectors"] == 0   # the start's rows, not GloVe's again
+    from fitlam.pretrain import load_lm
+    start, vocab, _ = load_lm(work / "lm_fwd")
+    more, more_vocab, config = load_lm(work / "more_fwd")
+    assert more_vocab.itos == vocab.itos and config["input_p"] == pytest.approx(0.4 * 0.25)   # this cycle's dropout
+    assert not torch.equal(start.encoder.embedding.weight, more.encoder.embedding.weight)   # it trained
+
+
 def error_cases(d: Path) -> dict:
     "name -> (argv, what the one line must say)"
     (d / "empty.csv").write_text("")
@@ -205,13 +220,18 @@ def error_cases(d: Path) -> dict:
         "missing LM folder": ([*train, "--data", d / "sentences.csv", "--pretrained", d / "nope"], "not found"),
         "missing argument": (["train", "--out", d / "o2"], "the following arguments are required: --data"),
         "report of no run": (["report", d / "not_a_model"], "has no metrics.json"),
+        "start of the other direction": (["pretrain", "--preset", "quick", "--start", d / "lm_fwd", "--backwards",
+                                          "--out", d / "o3"], "reads forwards; drop --backwards"),
+        "start with other words": (["pretrain", "--preset", "quick", "--start", d / "lm_fwd", "--set", "max_vocab=500",
+                                    "--out", d / "o4"], "knows other words"),
     }
 
 
 @pytest.mark.parametrize("case", [
     "missing column", "empty file", "no rows", "one class", "unreadable file", "unknown format", "no such file",
     "not a model", "no such model", "non-empty out", "resume of nothing", "bad --set", "unknown key",
-    "value out of range", "infinite lr", "zero batch size", "wt103 too small", "missing LM folder", "missing argument", "report of no run"])
+    "value out of range", "infinite lr", "zero batch size", "wt103 too small", "missing LM folder", "missing argument", "report of no run",
+    "start of the other direction", "start with other words"])
 def test_user_errors_are_one_line(work, case):
     argv, expected = error_cases(work)[case]
     code, _, err = call(*argv)

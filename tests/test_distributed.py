@@ -108,7 +108,7 @@ def test_finetune_lm_on_two_processes_takes_one_process_steps(corpus_file, tmp_p
         launcher = [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"] if n_procs > 1 else [PYTHON]
         folders[n_procs] = tmp_path / f"tuned_{n_procs}"
         run(launcher + ["-m", "fitlam", "finetune-lm", "--data", str(texts), "--pretrained", str(tmp_path / "lm"),
-                        "--preset", "quick", "--set", "drop_mult=0", "--out", str(folders[n_procs])])
+                        "--preset", "quick", "--set", "lm_drop_mult=0", "--out", str(folders[n_procs])])
     one, two = (steps(folders[n]).groupby("step").loss.first() for n in (1, 2))
     assert len(one) == len(two) > 50
     assert (one - two).abs().max() < 1e-4
