@@ -25,10 +25,10 @@ from .core import FitlamError, atomic_path, evaluating, get_device, live_bars
 # %% auto #0
 __all__ = ['EVENTS', 'PLAIN_PROGRESS_EVERY_S', 'CHECKPOINT_FORMAT', 'logits_of', 'cross_entropy_flat', 'accuracy', 'perplexity',
            'Callback', 'ActivationRegularization', 'make_optimizer', 'amp_dtype', 'Learner', 'DivergedError',
-           'divergence_message', 'one_batch', 'validate', 'table_line', 'EpochTable', 'fit', 'update_graph',
-           'history_frame', 'UnsafeFileError', 'load_plain', 'rng_states', 'set_rng_states', 'plain', 'hidden_states',
-           'unwrapped', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'CheckpointCallback', 'lr_find',
-           'suggest_lr', 'plot_lr_find']
+           'divergence_message', 'one_batch', 'validate', 'table_line', 'EpochTable', 'train_epoch', 'epoch_row', 'fit',
+           'update_graph', 'history_frame', 'UnsafeFileError', 'load_plain', 'rng_states', 'set_rng_states', 'plain',
+           'hidden_states', 'unwrapped', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'CheckpointCallback',
+           'lr_find', 'suggest_lr', 'plot_lr_find']
 
 # %% ../nbs/05_learner.ipynb #c5c0b727
 def logits_of(pred) -> torch.Tensor:
@@ -213,6 +213,40 @@ class EpochTable:
 # %% ../nbs/05_learner.ipynb #b81ed8ee
 PLAIN_PROGRESS_EVERY_S = 60   # without live bars (a log file, CI), a long epoch says how far it is this often
 
+def train_epoch(self: Learner, epoch: int, bar=None) -> list[float]:
+    "One pass over the training batches (skipping those done before a resume) under `bar` if live; their losses."
+    start, losses = time.time(), []
+    if hasattr(self.train_dl, "set_epoch"): self.train_dl.set_epoch(epoch)
+    self.n_iter = len(self.train_dl)   # this epoch's batches (asked before iterating moves the loader on)
+    self.model.train(); self.training = True
+    if self.iter == 0: self.reset_model()
+    self.callback("before_epoch")
+    batches = progress_bar(self.train_dl, parent=bar) if bar is not None else self.train_dl
+    said = start
+    for i, (xb, yb) in enumerate(batches):
+        if i < self.iter: continue          # resuming: these batches were done before the checkpoint
+        self.one_batch(xb, yb)
+        losses.append(self.raw_loss.item())
+        if bar is not None: batches.comment = f"loss {losses[-1]:.3f}"
+        elif self.progress and time.time() - said >= PLAIN_PROGRESS_EVERY_S:   # a log: a line a minute
+            said = time.time()
+            print(f"  epoch {epoch}: {i + 1:,}/{self.n_iter:,} batches ({(i + 1) / self.n_iter:.0%}), "
+                  f"{(said - start) / 60:.1f} min, loss {np.mean(losses[-50:]):.3f}", flush=True)
+    self.training = False
+    return losses
+
+def epoch_row(self: Learner, epoch: int, losses: list[float], start: float) -> dict:
+    "The epoch's line of the history: its mean training loss, then validation loss, metrics and perplexity, and time."
+    row = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan")}
+    if self.valid_dl is not None:
+        result = self.validate()
+        row.update(valid_loss=result["loss"], **{m.__name__: result[m.__name__] for m in self.metrics})
+        if self.reports_perplexity: row["perplexity"] = result["perplexity"]
+    row["time"] = time.time() - start
+    return row
+
+
+# %% ../nbs/05_learner.ipynb #864cec91
 def fit(self: Learner, n_epochs: int, cbs=()):
     "Train until `n_epochs` epochs are done (continuing from `self.epoch`/`self.iter` after a resume)."
     for cb in cbs: self.add_cb(cb)
@@ -225,30 +259,9 @@ def fit(self: Learner, n_epochs: int, cbs=()):
         epochs = master_bar(range(self.epoch, n_epochs)) if live else range(self.epoch, n_epochs)
         table = EpochTable(["epoch", *columns, "time"], epochs if live else None) if self.progress else None
         for epoch in epochs:
-            self.epoch, start, losses = epoch, time.time(), []
-            if hasattr(self.train_dl, "set_epoch"): self.train_dl.set_epoch(epoch)
-            self.n_iter = len(self.train_dl)   # this epoch's batches (asked before iterating moves the loader on)
-            self.model.train(); self.training = True
-            if self.iter == 0: self.reset_model()
-            self.callback("before_epoch")
-            batches = progress_bar(self.train_dl, parent=epochs) if live else self.train_dl
-            said = time.time()
-            for i, (xb, yb) in enumerate(batches):
-                if i < self.iter: continue          # resuming: these batches were done before the checkpoint
-                self.one_batch(xb, yb)
-                losses.append(self.raw_loss.item())
-                if live: batches.comment = f"loss {losses[-1]:.3f}"
-                elif self.progress and time.time() - said >= PLAIN_PROGRESS_EVERY_S:   # a log: a line a minute
-                    said = time.time()
-                    print(f"  epoch {epoch}: {i + 1:,}/{self.n_iter:,} batches ({(i + 1) / self.n_iter:.0%}), "
-                          f"{(said - start) / 60:.1f} min, loss {np.mean(losses[-50:]):.3f}", flush=True)
-            self.training = False
-            row = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan")}
-            if self.valid_dl is not None:
-                result = self.validate()
-                row.update(valid_loss=result["loss"], **{m.__name__: result[m.__name__] for m in self.metrics})
-                if self.reports_perplexity: row["perplexity"] = result["perplexity"]
-            row["time"] = time.time() - start
+            self.epoch, start = epoch, time.time()
+            losses = self.train_epoch(epoch, epochs if live else None)
+            row = self.epoch_row(epoch, losses, start)
             self.history.append(row)
             self.epoch, self.iter = epoch + 1, 0
             if table is not None:
@@ -259,6 +272,9 @@ def fit(self: Learner, n_epochs: int, cbs=()):
     finally:
         for cb in cbs: self.remove_cb(cb)
     return self
+
+Learner.train_epoch, Learner.epoch_row = train_epoch, epoch_row
+
 
 # %% ../nbs/05_learner.ipynb #8c1e57f4
 def update_graph(self: Learner, bar):

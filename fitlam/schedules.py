@@ -25,8 +25,8 @@ __all__ = ['ULMFIT_FACTOR', 'FITLAM_V1_MULT', 'DISCR_RULES', 'PRETRAIN', 'FINETU
            'owned_parameters', 'param_groups', 'slanted_triangular', 'cosine_annealing', 'warmup_reverse_annealing',
            'one_cycle', 'constant', 'lr_at', 'set_lrs', 'set_trainable', 'freeze_to', 'unfreeze_all', 'frozen_groups',
            'reset_state', 'PlanEpoch', 'all_layers_plan', 'gradual_unfreezing_plan', 'chain_thaw_plan', 'cycle_spans',
-           'stretch_plan', 'epochs_for_budget', 'LRRecord', 'design_lr_table', 'plot_lrs', 'steps_per_epoch',
-           'PlanCallback', 'fit_plan']
+           'stretch_plan', 'epochs_for_budget', 'LRRecord', 'record_from_frame', 'record_to_csv', 'record_from_csv',
+           'design_lr_table', 'plot_lrs', 'steps_per_epoch', 'PlanCallback', 'fit_plan']
 
 # %% ../nbs/06_schedules.ipynb #154bb58c
 ULMFIT_FACTOR = 2.6   # final paper: η^(l-1) = η^l / 2.6
@@ -313,33 +313,36 @@ class LRRecord:
         "The record as a DataFrame with the columns stage, phase, step, group, lr, frozen, weight_decay, loss."
         return pd.DataFrame(self.rows, columns=list(LR_COLUMNS)).astype(_LR_DTYPES)
 
-    @classmethod
-    def from_frame(cls, frame: pd.DataFrame) -> LRRecord:
-        "A record from a DataFrame that has (at least) the record's columns."
-        for column in ("weight_decay", "loss"):   # records written before it was kept
-            if column not in frame.columns: frame = frame.assign(**{column: math.nan})
-        missing = [c for c in LR_COLUMNS if c not in frame.columns]
-        if missing:
-            raise FitlamError(f"not a learning-rate record: missing column(s) {', '.join(missing)}; "
-                              f"expected {','.join(LR_COLUMNS)}")
-        frame = frame[list(LR_COLUMNS)].astype(_LR_DTYPES)
-        return cls(frame.itertuples(index=False, name=None))
 
-    def to_csv(self, path: str | Path) -> Path:
-        "Write the record to `path` as CSV (atomically), columns in the order of LR_COLUMNS."
-        with atomic_path(path) as tmp:
-            self.to_frame().to_csv(tmp, index=False)
-        return Path(path)
+# %% ../nbs/06_schedules.ipynb #10abefa7
+def record_from_frame(cls, frame: pd.DataFrame) -> LRRecord:
+    "A record from a DataFrame that has (at least) the record's columns."
+    for column in ("weight_decay", "loss"):   # records written before it was kept
+        if column not in frame.columns: frame = frame.assign(**{column: math.nan})
+    missing = [c for c in LR_COLUMNS if c not in frame.columns]
+    if missing:
+        raise FitlamError(f"not a learning-rate record: missing column(s) {', '.join(missing)}; "
+                          f"expected {','.join(LR_COLUMNS)}")
+    frame = frame[list(LR_COLUMNS)].astype(_LR_DTYPES)
+    return cls(frame.itertuples(index=False, name=None))
 
-    @classmethod
-    def from_csv(cls, path: str | Path) -> LRRecord:
-        "Read a record written by `to_csv`."
-        if not Path(path).is_file(): raise FitlamError(f"learning-rate record not found: {path}; check the run folder")
-        frame = pd.read_csv(path, dtype={"stage": str, "phase": str, "lr": str, "weight_decay": str, "loss": str},
-                            keep_default_na=False)
-        for column in ("lr", "weight_decay", "loss"):  # Python's float() reads back exactly what to_csv wrote, in any pandas
-            if column in frame: frame[column] = frame[column].map(lambda v: float(v) if v != "" else math.nan)
-        return cls.from_frame(frame)
+def record_to_csv(self: LRRecord, path: str | Path) -> Path:
+    "Write the record to `path` as CSV (atomically), columns in the order of LR_COLUMNS."
+    with atomic_path(path) as tmp:
+        self.to_frame().to_csv(tmp, index=False)
+    return Path(path)
+
+def record_from_csv(cls, path: str | Path) -> LRRecord:
+    "Read a record written by `to_csv`."
+    if not Path(path).is_file(): raise FitlamError(f"learning-rate record not found: {path}; check the run folder")
+    frame = pd.read_csv(path, dtype={"stage": str, "phase": str, "lr": str, "weight_decay": str, "loss": str},
+                        keep_default_na=False)
+    for column in ("lr", "weight_decay", "loss"):  # Python's float() reads back exactly what to_csv wrote, in any pandas
+        if column in frame: frame[column] = frame[column].map(lambda v: float(v) if v != "" else math.nan)
+    return cls.from_frame(frame)
+
+LRRecord.from_frame, LRRecord.to_csv, LRRecord.from_csv = classmethod(record_from_frame), record_to_csv, classmethod(record_from_csv)
+
 
 # %% ../nbs/06_schedules.ipynb #373cb906
 def design_lr_table(base_lr: float, factor: float | None = None, schedule: str = "stlr", n_groups: int | None = None,
