@@ -24,7 +24,8 @@ from .spacy_split import split_words
 __all__ = ['UNK', 'PAD', 'BOS', 'EOS', 'FLD', 'TK_REP', 'TK_WREP', 'TK_UP', 'TK_MAJ', 'SPECIAL_TOKENS', 'PRE_RULES', 'POST_RULES',
            'fix_cp1252', 'fix_html', 'replace_rep', 'replace_wrep', 'spec_add_spaces', 'rm_useless_spaces',
            'apply_pre_rules', 'replace_all_caps', 'replace_maj', 'lowercase', 'replace_space', 'apply_post_rules',
-           'tokenize_reference', 'Vocab', 'vocab_from_counts', 'build_vocab', 'save_vocab', 'load_vocab']
+           'tokenize_reference', 'Vocab', 'vocab_from_counts', 'build_vocab', 'vocab_tokenize', 'vocab_for_target',
+           'save_vocab', 'load_vocab']
 
 # %% ../nbs/02_tokenize.ipynb #34766759
 UNK, PAD, BOS, EOS, FLD, TK_REP, TK_WREP, TK_UP, TK_MAJ = SPECIAL_TOKENS = (
@@ -146,16 +147,6 @@ class Vocab:
 
     unk_idx, pad_idx = SPECIAL_TOKENS.index(UNK), SPECIAL_TOKENS.index(PAD)
     kind = "words"   # how texts become tokens: this notebook's word tokenizer (appendix 20: "sentencepiece" subwords)
-
-    def tokenize(self, texts, cache: bool = True, n_workers: int | None = None) -> list[list[str]]:
-        "The tokens of each of `texts`, cut the way this vocabulary's tokens were (here: `tokenize_corpus`)."
-        from fitlam.fast_tokenize import tokenize_corpus, tokenize_texts   # appendix 30 (it imports this module)
-        return tokenize_corpus(list(texts), n_workers=n_workers) if cache else tokenize_texts(texts, n_workers)
-
-    def for_target(self, token_lists, max_vocab: int, min_freq: int) -> Vocab:
-        "The vocabulary stage 2 uses on a target corpus: built from its own words (the LM's rows follow: `lm_for_vocab`, nb 07)."
-        return Vocab.build(token_lists, max_vocab, min_freq)
-
     def __len__(self) -> int: return len(self.itos)
     def __repr__(self) -> str: return f"Vocab({len(self)} tokens: {' '.join(self.itos[9:19])} …)"
 
@@ -194,6 +185,19 @@ def build_vocab(cls, token_lists: Iterable[Sequence[str]], max_vocab: int = 6000
     return cls.from_counts(counts, max_vocab, min_freq)
 
 Vocab.from_counts, Vocab.build = classmethod(vocab_from_counts), classmethod(build_vocab)
+
+# %% ../nbs/02_tokenize.ipynb #a3d2fde3
+def vocab_tokenize(self: Vocab, texts, cache: bool = True, n_workers: int | None = None) -> list[list[str]]:
+    "The tokens of each of `texts`, cut the way this vocabulary's tokens were (here: `tokenize_corpus`)."
+    from fitlam.fast_tokenize import tokenize_corpus, tokenize_texts   # appendix 30 (it imports this module)
+    return tokenize_corpus(list(texts), n_workers=n_workers) if cache else tokenize_texts(texts, n_workers)
+
+def vocab_for_target(self: Vocab, token_lists, max_vocab: int, min_freq: int) -> Vocab:
+    "The vocabulary stage 2 uses on a target corpus: built from its own words (the LM's rows follow: `lm_for_vocab`, nb 07)."
+    return Vocab.build(token_lists, max_vocab, min_freq)
+
+Vocab.tokenize, Vocab.for_target = vocab_tokenize, vocab_for_target
+
 
 # %% ../nbs/02_tokenize.ipynb #d789eab9
 def save_vocab(self: Vocab, path: str | Path) -> Path:
