@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from .classifier import (Classifier, load_encoder_from_lm, prediction_frame, text_classifier, text_ids,
                                train_classifier)
@@ -22,6 +21,7 @@ from .data import (SPLITS, check_disjoint, check_labels, label_to_str, load_task
                          load_word_vectors)
 from .user_data import load_user_data, split_user_data
 from .downloads import download_dataset, remove_texts
+from .estimate import estimate_line, run_estimate
 from .finetune_lm import finetune_lm, starting_lm, target_corpus
 from .loaders import ClassifierLoader, Labels
 from .pretrain import lm_config, load_lm, pretrain_lm, save_lm, wt103_lm
@@ -33,12 +33,11 @@ from .fast_tokenize import tokenize_corpus
 from .tokenize import Vocab
 
 # %% auto #0
-__all__ = ['WT103_SIZES', 'TOKENS_PER_WORD', 'macro_f1', 'score_labels', 'fit_tfidf', 'tfidf_baseline', 'mean_word_vectors',
-           'glove_mean_baseline', 'user_task', 'task_line', 'preset_for_sources', 'find_lm_dirs', 'resolve_pretrained',
-           'starting_lm_for', 'stage_history', 'final_losses', 'relabel', 'read_lm_stage', 'save_lm_stage',
-           'pretrain_stage', 'finetune_stage', 'classifier_stage', 'seconds_per_token', 'run_estimate', 'estimate_line',
-           'run_direction', 'score', 'evaluate', 'prediction_table', 'saved_task', 'run_fitlam', 'run_stages',
-           'write_run', 'load_run_classifiers', 'predict_run']
+__all__ = ['WT103_SIZES', 'macro_f1', 'score_labels', 'fit_tfidf', 'tfidf_baseline', 'mean_word_vectors', 'glove_mean_baseline',
+           'user_task', 'task_line', 'preset_for_sources', 'find_lm_dirs', 'resolve_pretrained', 'starting_lm_for',
+           'stage_history', 'final_losses', 'relabel', 'read_lm_stage', 'save_lm_stage', 'pretrain_stage',
+           'finetune_stage', 'classifier_stage', 'run_direction', 'score', 'evaluate', 'prediction_table', 'saved_task',
+           'run_fitlam', 'run_stages', 'write_run', 'load_run_classifiers', 'predict_run']
 
 # %% ../nbs/10_pipeline.ipynb #c0e2c274
 def macro_f1(y_true, y_pred) -> float:
@@ -290,61 +289,6 @@ def classifier_stage(lm, vocab: Vocab, task: dict, labels: Labels, preset: Prese
     spend_checkpoint(checkpoint)   # the stage is saved; its checkpoint is spent
     stage = {"name": name, "metrics": metrics, "history": history, "record": record, "skipped": False}
     return {"classifier": classifier, "stage": stage}
-
-# %% ../nbs/10_pipeline.ipynb #a06ef4ab
-TOKENS_PER_WORD = 1.3   # the tokenizer's ratio on English reviews (xxbos, punctuation, xxmaj, n't ...)
-
-def seconds_per_token(p: Preset, vocab_size: int, steps: int = 3) -> dict:
-    """Measured training seconds per token on the preset's device, for an LM of the preset's size ('lm': with its
-    softmax over the vocabulary) and for its encoder alone ('encoder': what the classifier trains): random ids,
-    after one warm-up step."""
-    from fitlam.awd_lstm import awd_lstm_lm
-    device = get_device(p.device)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):   # the run's seeds stay untouched
-        model = awd_lstm_lm(vocab_size, p).to(device).train()
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        ids = torch.randint(0, vocab_size, (p.bs, p.bptt + 1), generator=torch.Generator().manual_seed(0)).to(device)
-        def lm_step():
-            logits = model(ids[:, :-1])[0]
-            torch.nn.functional.cross_entropy(logits.reshape(-1, vocab_size).float(), ids[:, 1:].reshape(-1)).backward()
-        def encoder_step(): model.encoder(ids[:, :-1])[1][-1].float().pow(2).mean().backward()
-        seconds = {}
-        for name, step in (("lm", lm_step), ("encoder", encoder_step)):
-            for n in range(steps + 1):
-                if n == 1:   # after the warm-up
-                    if device.type == "cuda": torch.cuda.synchronize(device)
-                    start = time.perf_counter()
-                model.reset(); step(); opt.step(); opt.zero_grad()
-            if device.type == "cuda": torch.cuda.synchronize(device)
-            seconds[name] = (time.perf_counter() - start) / (steps * p.bs * p.bptt)
-    return seconds
-
-# %% ../nbs/10_pipeline.ipynb #e89563e2
-def run_estimate(p: Preset, task: dict, n_directions: int, spt: dict | None = None) -> dict:
-    "Estimated seconds of stage 2 and stage 3 per direction, and in all, from token counts and `seconds_per_token`."
-    from fitlam.classifier import classifier_plan
-    lengths = lambda texts: np.array([TOKENS_PER_WORD * len(str(t).split()) for t in texts])
-    lm_train, lm_valid = target_corpus(task)
-    vocab_size = min(p.max_vocab, max(100, len({w for t in lm_train[:2000] for w in str(t).lower().split()})))
-    spt = seconds_per_token(p, vocab_size) if spt is None else spt
-    steps = -(-len(task["train"]) // p.clf_bs)   # ceil
-    clf_epochs = len(classifier_plan(p.n_layers + 2, steps, p))
-    lm_s = p.lm_epochs * (lengths(lm_train).sum() + lengths(lm_valid).sum() / 3) * spt["lm"]
-    # BPT3C: gradients through a document's last max_len tokens; the tokens before are read forward only (~1/3)
-    train = lengths(task["train"].text)
-    with_grad = np.minimum(train, p.max_len)
-    per_epoch = with_grad.sum() + (train - with_grad).sum() / 3 + lengths(task["valid"].text).sum() / 3
-    clf_s = clf_epochs * per_epoch * spt["encoder"]
-    return {"seconds_per_token": spt, "finetune_lm_s": float(lm_s), "classifier_s": float(clf_s),
-            "classifier_epochs": clf_epochs, "total_s": float(n_directions * (lm_s + clf_s))}
-
-# %% ../nbs/10_pipeline.ipynb #56b2e5b3
-def estimate_line(estimate: dict, device, n_directions: int) -> str:
-    "One line: the estimate, per stage and in all, labelled as one."
-    m = lambda s: f"{s / 60:.1f} min" if s >= 60 else f"{s:.0f} s"
-    return (f"estimate on {device} (from a few measured steps, not a promise): stage 2 ≈ {m(estimate['finetune_lm_s'])}, "
-            f"stage 3 ≈ {m(estimate['classifier_s'])} ({estimate['classifier_epochs']} epochs) per direction; "
-            f"≈ {m(estimate['total_s'])} for {n_directions} direction(s), plus stage 1 if it must pretrain")
 
 # %% ../nbs/10_pipeline.ipynb #7b3b19d0
 def run_direction(task: dict, labels: Labels, preset: Preset, backwards: bool = False, source="ours", out=None,
