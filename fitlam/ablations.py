@@ -27,7 +27,7 @@ from .data import load_task_data, load_word_vectors
 from .fast_tokenize import tokenize_corpus
 from .finetune_lm import finetune_lm, target_corpus
 from .loaders import ClassifierLoader, Labels
-from .estimate import run_estimate, seconds_per_token
+from .estimate import TOKENS_PER_WORD, run_estimate, seconds_per_token
 from .pipeline import pretrain_stage, starting_lm_for
 from .pretrain import init_embedding_from_vectors, lm_config, load_lm, save_lm
 from .saved import holds_model
@@ -305,7 +305,6 @@ def grid_folder(out: Path, p: Preset) -> Path:
 # %% ../nbs/15_ablations.ipynb #1e450f0a
 def grid_estimate(p: Preset, task: dict, lms: list, cells: list, workers: int) -> float:
     "Seconds the missing LMs and cells should take here, from a few measured steps (`run_estimate`, appendix 35)."
-    from fitlam.pipeline import TOKENS_PER_WORD
     threads = torch.get_num_threads()
     if workers > 1: torch.set_num_threads(1)   # what each worker will have
     try: spt = seconds_per_token(p, p.max_vocab)
