@@ -274,7 +274,7 @@ def continued_lm(start, backwards: bool) -> tuple[tuple, dict]:
         raise FitlamError(f"--start {start} reads {'backwards' if config.get('backwards') else 'forwards'}; "
                           f"{'add' if config.get('backwards') else 'drop'} --backwards to continue it")
     card_file = Path(start) / "card.json"
-    card = json.loads(card_file.read_text()) if card_file.is_file() else {}
+    card = read_json_object(card_file, "delete or mend it to continue this LM") if card_file.is_file() else {}
     keep = ("command", "epochs", "valid_perplexity", "device_name", "wall_s", "started_from")
     return (model, vocab), {"folder": str(start), **{k: card[k] for k in keep if k in card}}
 
