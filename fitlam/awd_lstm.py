@@ -20,9 +20,9 @@ from .core import FitlamError, evaluating, load_preset
 
 # %% auto #0
 __all__ = ['PAD_IDX', 'MODEL_KEYS', 'DROPOUT_KEYS', 'MAX_SIZES', 'check_p', 'RNNDropout', 'EmbeddingDropout', 'fused_lstm',
-           'WeightDropout', 'AWDLSTM', 'LinearDecoder', 'LanguageModel', 'whole_number', 'check_number',
-           'awd_lstm_config', 'awd_lstm_encoder', 'awd_lstm_lm', 'count_parameters', 'layer_groups', 'remap_rows',
-           'read_state_dict', 'sample_next_ids']
+           'WeightDropout', 'AWDLSTM', 'encoder_forward', 'LinearDecoder', 'LanguageModel', 'whole_number',
+           'check_number', 'awd_lstm_config', 'awd_lstm_encoder', 'awd_lstm_lm', 'count_parameters', 'layer_groups',
+           'remap_rows', 'read_state_dict', 'sample_next_ids']
 
 # %% ../nbs/04_awd_lstm.ipynb #b261f5fd
 PAD_IDX = 1  # 'xxpad' in fastai's special-token order: xxunk, xxpad, xxbos, ...
@@ -127,25 +127,30 @@ class AWDLSTM(nn.Module):
         w = self.embedding.weight
         self.hidden = [(w.new_zeros(1, self.bs, n), w.new_zeros(1, self.bs, n)) for n in self.sizes[1:]]
 
-    def forward(self, ids: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        "ids (bs, seq_len) -> (raw_outputs, outputs): per layer, its LSTM output before / after the following dropout."
-        if ids.dim() != 2:
-            raise FitlamError(f"AWDLSTM takes token ids of shape (bs, seq_len), got shape {tuple(ids.shape)}; "
-                              "add a batch dimension with ids[None]")
-        # a new batch size (e.g. the last, smaller batch) needs a fresh state; compare with the state itself, so a
-        # hidden state restored from a checkpoint is kept
-        if ids.size(0) != self.hidden[0][0].size(1): self.bs = ids.size(0); self.reset()
-        x = self.input_dropout(self.embedding(ids))
-        raw_outputs, outputs, new_hidden = [], [], []
-        for layer, rnn in enumerate(self.rnns):
-            h, c = self.hidden[layer]
-            x, (h, c) = rnn(x, (h.to(x), c.to(x)))  # .to(x): follow the model to a new device or precision
-            new_hidden.append((h.detach(), c.detach()))  # truncated BPTT: the next batch's gradients stop here
-            raw_outputs.append(x)
-            if layer < self.n_layers - 1: x = self.hidden_dropouts[layer](x)
-            outputs.append(x)
-        self.hidden = new_hidden
-        return raw_outputs, outputs
+
+# %% ../nbs/04_awd_lstm.ipynb #0b4617e6
+def encoder_forward(self: AWDLSTM, ids: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    "ids (bs, seq_len) -> (raw_outputs, outputs): per layer, its LSTM output before / after the following dropout."
+    if ids.dim() != 2:
+        raise FitlamError(f"AWDLSTM takes token ids of shape (bs, seq_len), got shape {tuple(ids.shape)}; "
+                          "add a batch dimension with ids[None]")
+    # a new batch size (e.g. the last, smaller batch) needs a fresh state; compare with the state itself, so a
+    # hidden state restored from a checkpoint is kept
+    if ids.size(0) != self.hidden[0][0].size(1): self.bs = ids.size(0); self.reset()
+    x = self.input_dropout(self.embedding(ids))
+    raw_outputs, outputs, new_hidden = [], [], []
+    for layer, rnn in enumerate(self.rnns):
+        h, c = self.hidden[layer]
+        x, (h, c) = rnn(x, (h.to(x), c.to(x)))  # .to(x): follow the model to a new device or precision
+        new_hidden.append((h.detach(), c.detach()))  # truncated BPTT: the next batch's gradients stop here
+        raw_outputs.append(x)
+        if layer < self.n_layers - 1: x = self.hidden_dropouts[layer](x)
+        outputs.append(x)
+    self.hidden = new_hidden
+    return raw_outputs, outputs
+
+AWDLSTM.forward = encoder_forward
+
 
 # %% ../nbs/04_awd_lstm.ipynb #a8fe9823
 class LinearDecoder(nn.Module):

@@ -28,10 +28,10 @@ from .schedules import (LRRecord, all_layers_plan, discriminative_lrs, epochs_fo
 from .tokenize import Vocab
 
 # %% auto #0
-__all__ = ['CONFIG_KEYS', 'bpt3c_layout', 'bpt3c_chunks', 'BPT3CEncoder', 'masked_concat_pool', 'SafeBatchNorm1d',
-           'ConcatPoolingHead', 'TextClassifier', 'classifier_config', 'check_classifier_config', 'build_classifier',
-           'text_classifier', 'load_encoder_from_lm', 'classifier_plan', 'train_classifier', 'predict_ids', 'text_ids',
-           'prediction_frame', 'Classifier', 'save_classifier', 'load_classifier']
+__all__ = ['CONFIG_KEYS', 'bpt3c_layout', 'bpt3c_chunks', 'BPT3CEncoder', 'bpt3c_forward', 'masked_concat_pool',
+           'SafeBatchNorm1d', 'ConcatPoolingHead', 'TextClassifier', 'classifier_config', 'check_classifier_config',
+           'build_classifier', 'text_classifier', 'load_encoder_from_lm', 'classifier_plan', 'train_classifier',
+           'predict_ids', 'text_ids', 'prediction_frame', 'Classifier', 'save_classifier', 'load_classifier']
 
 # %% ../nbs/09_classifier.ipynb #5edfd753
 def bpt3c_layout(ids: torch.Tensor, max_len: int | None, pad_idx: int = PAD_IDX):
@@ -74,25 +74,28 @@ class BPT3CEncoder(nn.Module):
         mask = rows.view(1, -1, 1)
         self.encoder.hidden = [(h.masked_fill(mask, 0), c.masked_fill(mask, 0)) for h, c in self.encoder.hidden]
 
-    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        "ids (bs, width), left-padded -> last layer's (raw_output, output) (bs, kept, emb_sz) and pad_mask (bs, kept)."
-        if ids.dim() != 2:
-            raise FitlamError(f"BPT3CEncoder takes token ids of shape (bs, width), got {tuple(ids.shape)}")
-        ids, keep_from, starts, pad_mask = bpt3c_layout(ids, self.max_len, self.pad_idx)
-        starts_list, n_empty = starts.tolist(), int(pad_mask.all(1).sum())
-        if n_empty:
-            raise FitlamError(f"{n_empty} document(s) in the batch are empty (only padding); remove them — "
-                              "a tokenised text always holds at least xxbos")
-        self.encoder.reset()
-        raws, outs = [], []
-        for start, end in bpt3c_chunks(ids.size(1), self.bptt, keep_from, starts_list):
-            if start > 0 and max(starts_list) >= start: self._blank_state(starts >= start)
-            kept = start >= keep_from
-            with torch.set_grad_enabled(torch.is_grad_enabled() and kept):
-                raw_outputs, outputs = self.encoder(ids[:, start:end])
-            if kept: raws.append(raw_outputs[-1]); outs.append(outputs[-1])
-        pad = pad_mask[..., None]
-        return torch.cat(raws, 1).masked_fill(pad, 0), torch.cat(outs, 1).masked_fill(pad, 0), pad_mask
+# %% ../nbs/09_classifier.ipynb #0f84c8ee
+def bpt3c_forward(self: BPT3CEncoder, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "ids (bs, width), left-padded -> last layer's (raw_output, output) (bs, kept, emb_sz) and pad_mask (bs, kept)."
+    if ids.dim() != 2:
+        raise FitlamError(f"BPT3CEncoder takes token ids of shape (bs, width), got {tuple(ids.shape)}")
+    ids, keep_from, starts, pad_mask = bpt3c_layout(ids, self.max_len, self.pad_idx)
+    starts_list, n_empty = starts.tolist(), int(pad_mask.all(1).sum())
+    if n_empty:
+        raise FitlamError(f"{n_empty} document(s) in the batch are empty (only padding); remove them — "
+                          "a tokenised text always holds at least xxbos")
+    self.encoder.reset()
+    raws, outs = [], []
+    for start, end in bpt3c_chunks(ids.size(1), self.bptt, keep_from, starts_list):
+        if start > 0 and max(starts_list) >= start: self._blank_state(starts >= start)
+        kept = start >= keep_from
+        with torch.set_grad_enabled(torch.is_grad_enabled() and kept):
+            raw_outputs, outputs = self.encoder(ids[:, start:end])
+        if kept: raws.append(raw_outputs[-1]); outs.append(outputs[-1])
+    pad = pad_mask[..., None]
+    return torch.cat(raws, 1).masked_fill(pad, 0), torch.cat(outs, 1).masked_fill(pad, 0), pad_mask
+
+BPT3CEncoder.forward = bpt3c_forward
 
 # %% ../nbs/09_classifier.ipynb #54e5db7d
 def masked_concat_pool(output: torch.Tensor, pad_mask: torch.Tensor) -> torch.Tensor:

@@ -33,22 +33,17 @@ def colab_badge(repo: str | None = None, notebook: str = "00_core.ipynb", branch
     return f"[![Open In Colab]({COLAB_BADGE_SVG})]({colab_url(notebook, repo, branch)})"
 
 # %% ../nbs/34_colab.ipynb #1a5de7d3
-COLAB_SETUP = '''# Colab set-up: fetch the kit, install it (keeping Colab's torch) and move into its nbs/ folder; elsewhere this cell
-# does nothing. FITLAM_REPO says where the kit comes from: a git URL (your fork), or a folder (an uploaded copy of the
-# kit, or one on your Google Drive). To change it, run  %env FITLAM_REPO=...  in a cell above this one.
-# A runtime's disk is lost when it disconnects: to keep downloads and caches on your Drive, run
-# %env FITLAM_HOME=/content/drive/MyDrive/fitlam_home  above this cell (and give runs an --out / out= on the Drive).
-import os, subprocess, sys
+COLAB_SETUP = '''# Colab set-up: fetch the kit, install it (keeping Colab's torch) and move into its nbs/ folder; elsewhere it does
+# nothing. The kit comes from FITLAM_REPO: a git URL (your fork) or a folder (an uploaded copy, or one on your Drive).
+# To keep downloads on your Drive, set FITLAM_HOME=/content/drive/MyDrive/fitlam_home. Set either with %env above.
+import importlib.metadata, os, subprocess, sys
 if "COLAB_RELEASE_TAG" in os.environ:
     FITLAM_REPO = os.environ.get("FITLAM_REPO", "<FITLAM_REPO>")
-
     class KitNotFound(Exception):
         def _render_traceback_(self): return [str(self)]   # Colab and Jupyter show this one sentence, no traceback
-
     on_drive = [p for p in (FITLAM_REPO, os.environ.get("FITLAM_HOME", "")) if p.startswith("/content/drive/")]
     if on_drive and not os.path.ismount("/content/drive"):
-        from google.colab import drive
-        drive.mount("/content/drive")
+        from google.colab import drive; drive.mount("/content/drive")
     kit = FITLAM_REPO if os.path.isdir(FITLAM_REPO) else "/content/fitlam"
     if not os.path.isdir(kit):
         clone = subprocess.run(["git", "clone", "-q", "--depth", "1", FITLAM_REPO, kit], capture_output=True, text=True,
@@ -56,17 +51,15 @@ if "COLAB_RELEASE_TAG" in os.environ:
         if clone.returncode != 0:
             said = clone.stderr.strip().splitlines() or ["git clone failed"]
             why = next((line for line in said if line.startswith("fatal:")), said[-1])
-            raise KitNotFound(f"Could not clone the fitlam kit from {FITLAM_REPO} ({why}); to use your fork, run "
-                              "%env FITLAM_REPO=https://github.com/YOU/fitlam in a cell above this one, or upload the "
-                              "kit's folder to /content/fitlam, or put it on your Drive and set FITLAM_REPO to that "
-                              "folder (e.g. /content/drive/MyDrive/fitlam), then run this cell again.")
+            raise KitNotFound(f"Could not clone the fitlam kit from {FITLAM_REPO} ({why}); to use your fork, run %env "
+                              "FITLAM_REPO=https://github.com/YOU/fitlam in a cell above this one, or upload the kit's "
+                              "folder to /content/fitlam, or put it on your Drive and set FITLAM_REPO to that folder "
+                              "(e.g. /content/drive/MyDrive/fitlam), then run this cell again.")
     if not os.path.isfile(os.path.join(kit, "nbs", "00_core.ipynb")):
         raise KitNotFound(f"{kit} does not hold the fitlam kit (it has no nbs/00_core.ipynb); point FITLAM_REPO at "
                           "a clone or an unpacked copy of the kit, then run this cell again.")
-    import importlib.metadata
     try: importlib.metadata.distribution("fitlam")
-    except importlib.metadata.PackageNotFoundError:
-        # the runtime dependencies only: Colab's own torch and Jupyter are kept
+    except importlib.metadata.PackageNotFoundError:   # the runtime dependencies only: Colab's torch and Jupyter stay
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", kit], check=True)
     sys.path.insert(0, kit)
     os.chdir(os.path.join(kit, "nbs"))'''

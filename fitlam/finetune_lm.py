@@ -22,7 +22,7 @@ from .fast_tokenize import tokenize_corpus
 from .tokenize import Vocab
 
 # %% auto #0
-__all__ = ['lm_layer_groups', 'target_corpus', 'finetune_lm', 'starting_lm']
+__all__ = ['lm_layer_groups', 'target_corpus', 'lm_for_target', 'finetune_lm', 'starting_lm']
 
 # %% ../nbs/08_finetune_lm.ipynb #9d0cc611
 def lm_layer_groups(model: LanguageModel) -> list[nn.Module]:
@@ -38,6 +38,18 @@ def target_corpus(task: dict) -> tuple[list[str], list[str]]:
     if not train: raise FitlamError("no text to fine-tune the language model on: the task has no train or unlabelled texts")
     return train, list(task["valid"]["text"])
 
+# %% ../nbs/08_finetune_lm.ipynb #e6ac966d
+def lm_for_target(model: LanguageModel, vocab: Vocab, config: dict, train_tokens, preset: Preset) -> tuple:
+    """The pretrained LM moved onto the target's vocabulary, with stage 2's dropouts. Returns the new model, vocabulary
+    and config, and how many words came from pretraining, from word vectors and from the mean row."""
+    p = preset
+    new_vocab = vocab.for_target(train_tokens, p.max_vocab, p.min_freq)   # words: the target's own; subwords: the same
+    vectors = load_word_vectors(p.word_vectors) if p.word_vectors != "none" and vocab.kind == "words" else None
+    # the dropouts are stage 2's own (the preset's lm_drop_mult), not the pretraining's, as with fastai's drop_mult
+    config = {**config, **{k: v for k, v in awd_lstm_config(p, drop_mult=p.lm_drop_mult).items() if k in DROPOUT_KEYS}}
+    model, counts = lm_for_vocab(model, vocab, new_vocab, config, vectors)
+    return model, new_vocab, config, counts
+
 # %% ../nbs/08_finetune_lm.ipynb #3eaa6888
 def finetune_lm(model: LanguageModel, vocab: Vocab, config: dict, train_texts, valid_texts, preset: Preset,
                 discr_factor: float | None = None, schedule: str = "stlr", epochs: int | None = None,
@@ -51,11 +63,7 @@ def finetune_lm(model: LanguageModel, vocab: Vocab, config: dict, train_texts, v
     backwards = bool(config.get("backwards", False))
     # cut the texts as the LM's vocabulary does (words, or its SentencePiece subwords: appendix 20)
     train_tokens, valid_tokens = vocab.tokenize(train_texts), vocab.tokenize(valid_texts)
-    new_vocab = vocab.for_target(train_tokens, p.max_vocab, p.min_freq)   # words: the target's own; subwords: the same
-    vectors = load_word_vectors(p.word_vectors) if p.word_vectors != "none" and vocab.kind == "words" else None
-    # the dropouts are stage 2's own (the preset's lm_drop_mult), not the pretraining's, as with fastai's drop_mult
-    config = {**config, **{k: v for k, v in awd_lstm_config(p, drop_mult=p.lm_drop_mult).items() if k in DROPOUT_KEYS}}
-    model, counts = lm_for_vocab(model, vocab, new_vocab, config, vectors)
+    model, new_vocab, config, counts = lm_for_target(model, vocab, config, train_tokens, p)
     train_dl, valid_dl = lm_loaders(numericalize_docs(train_tokens, new_vocab),
                                     numericalize_docs(valid_tokens, new_vocab), p, backwards, rank, world_size)
     groups = lm_layer_groups(model)

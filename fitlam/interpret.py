@@ -20,7 +20,7 @@ from .loaders import pad_left
 # %% auto #0
 __all__ = ['ATTENTION_METHODS', 'METHOD_LABELS', 'METHOD_NAMES', 'BLUES', 'is_backwards', 'text_tokens', 'pad_right',
            'classify_embeddings', 'intrinsic_scores', 'intrinsic_attention', 'pooling_scores', 'pooling_attention',
-           'explain', 'score_colour', 'attention_html', 'attention_explorer']
+           'explain', 'score_colour', 'attention_html']
 
 # %% ../nbs/11_interpret.ipynb #d0d9a6ee
 def is_backwards(model: TextClassifier) -> bool:
@@ -174,53 +174,3 @@ def attention_html(tokens: Sequence[str], scores, label: str | None = None, prob
     parts.append('<span style="margin-left:6px;color:#444444">(white = none, darkest = the most; hover a token '
                  'for its score; <i>xx…</i> tokens are the tokenizer\'s markers)</span></div></div>')
     return "".join(parts)
-
-# %% ../nbs/11_interpret.ipynb #5b833e73
-def attention_explorer(classifier: Classifier, texts: Sequence[str] = (), method: str = "intrinsic"):
-    "A widget: choose or type a review and a method → predicted label, probability and every token coloured by its score."
-    from IPython.display import HTML, display
-    texts = [t for t in texts if isinstance(t, str) and t.strip()] or ["A wonderful, moving film. I loved it."]
-    if method not in METHOD_NAMES:
-        raise FitlamError(f"unknown attention method '{method}'; use one of: {', '.join(METHOD_NAMES)}")
-
-    def render(text, method):   # the title says which method and which text, as the controls do
-        r = explain(classifier, text, method)
-        which = f"review {texts.index(text) + 1}" if text in texts else "your text"
-        return attention_html(r["tokens"], r["scores"], r["label"], r["prob"], title=f"{METHOD_NAMES[method]} · {which}",
-                              score_name=METHOD_LABELS[method])
-    try:
-        import ipywidgets as widgets
-    except ImportError:   # no widgets (e.g. a plain console): a static rendering of the first text
-        display(HTML(render(texts[0], method)))
-        return None
-    previews = [(f"{i + 1}: {t[:70]}{'…' if len(t) > 70 else ''}", t) for i, t in enumerate(texts)]
-    pick = widgets.Dropdown(options=previews, value=texts[0], description="review",
-                            layout=widgets.Layout(width="95%"))
-    box = widgets.Textarea(value=texts[0], description="text", continuous_update=False,
-                           placeholder="type or paste a review, then press Tab or click outside the box to explain it",
-                           layout=widgets.Layout(width="95%", height="90px"))
-    how = widgets.ToggleButtons(options=[(name, key) for key, name in METHOD_NAMES.items()],
-                                value=method, description="method")
-    view = widgets.HTML()
-    view.add_class("fitlam-attention-view")
-
-    def redraw(_=None):
-        if not box.value.strip():
-            view.value = "<i>type a review to explain it (then press Tab or click outside the box)</i>"; return
-        view.value = render(box.value, how.value)
-
-    def review_picked(change):
-        if change["new"] is not None: box.value = change["new"]   # None: the text is your own; leave it be
-
-    def text_changed(change):
-        # the dropdown names the review in the box, or none once the text is your own — so picking it brings it back
-        pick.value = change["new"] if change["new"] in texts else None
-        redraw()
-
-    pick.observe(review_picked, names="value")
-    box.observe(text_changed, names="value")
-    how.observe(redraw, names="value")
-    redraw()
-    explorer = widgets.VBox([pick, box, how, view])
-    explorer.add_class("fitlam-attention-explorer")
-    return explorer

@@ -17,10 +17,10 @@ from .core import FitlamError, atomic_path
 from .data import label_to_str
 
 # %% auto #0
-__all__ = ['as_token_arrays', 'sample_seq_lens', 'LMLoader', 'epoch_order', 'epoch_seq_lens', 'epoch_stream', 'n_batches',
-           'total_batches', 'start_at_epoch', 'iterate_epoch', 'Labels', 'save_labels', 'load_labels', 'pad_left',
-           'sortish_batches', 'sorted_batches', 'ClassifierLoader', 'epoch_batches', 'n_classifier_batches',
-           'batch_stats']
+__all__ = ['as_token_arrays', 'sample_seq_lens', 'check_lm_loader_settings', 'LMLoader', 'epoch_order', 'epoch_seq_lens',
+           'epoch_stream', 'n_batches', 'total_batches', 'start_at_epoch', 'iterate_epoch', 'Labels', 'save_labels',
+           'load_labels', 'pad_left', 'sortish_batches', 'sorted_batches', 'ClassifierLoader', 'epoch_batches',
+           'n_classifier_batches', 'batch_stats']
 
 # %% ../nbs/03_loaders.ipynb #0ae92d6a
 def as_token_arrays(docs) -> list[np.ndarray]:
@@ -53,6 +53,19 @@ def sample_seq_lens(row_len: int, bptt: int, rng: np.random.Generator, p_full: f
         pos += seq_len
     return np.array(seq_lens, dtype=np.int64)
 
+# %% ../nbs/03_loaders.ipynb #9b2840f2
+def check_lm_loader_settings(bs, bptt, p_full, sd, min_seq_len, seed, rank=0, world_size=1):
+    "A clear error for settings an `LMLoader` can't use (each message says which, and what to do)."
+    if bs < 1 or bptt < 1 or min_seq_len < 1:
+        raise FitlamError(f"bs, bptt and min_seq_len must be ≥ 1, got bs={bs}, bptt={bptt}, min_seq_len={min_seq_len}")
+    if min_seq_len > bptt:
+        raise FitlamError(f"min_seq_len={min_seq_len} is longer than bptt={bptt}; lower min_seq_len")
+    if not 0 <= p_full <= 1 or sd < 0 or seed < 0:
+        raise FitlamError(f"need 0 ≤ p_full ≤ 1, sd ≥ 0 and seed ≥ 0; got p_full={p_full}, sd={sd}, seed={seed}")
+    if world_size < 1 or not 0 <= rank < world_size or bs % world_size:
+        raise FitlamError(f"rank {rank} of {world_size} processes can't share bs={bs} rows: need 0 ≤ rank < "
+                          "world_size and bs a multiple of world_size")
+
 # %% ../nbs/03_loaders.ipynb #204eeb65
 class LMLoader:
     "Language-model batches: each epoch, shuffled documents → one stream → `bs` rows read in variable-BPTT chunks; yields `(x, y)` LongTensors of shape (bs, seq_len), y = x shifted by one."
@@ -64,15 +77,7 @@ class LMLoader:
 
     def _setup(self, n_docs, n_tokens, bs, bptt, shuffle, seed, p_full, sd, min_seq_len, backwards, rank, world_size):
         "Check the settings and lay out the rows; shared with loaders that keep their documents elsewhere (on disk)."
-        if bs < 1 or bptt < 1 or min_seq_len < 1:
-            raise FitlamError(f"bs, bptt and min_seq_len must be ≥ 1, got bs={bs}, bptt={bptt}, min_seq_len={min_seq_len}")
-        if min_seq_len > bptt:
-            raise FitlamError(f"min_seq_len={min_seq_len} is longer than bptt={bptt}; lower min_seq_len")
-        if not 0 <= p_full <= 1 or sd < 0 or seed < 0:
-            raise FitlamError(f"need 0 ≤ p_full ≤ 1, sd ≥ 0 and seed ≥ 0; got p_full={p_full}, sd={sd}, seed={seed}")
-        if world_size < 1 or not 0 <= rank < world_size or bs % world_size:
-            raise FitlamError(f"rank {rank} of {world_size} processes can't share bs={bs} rows: need 0 ≤ rank < "
-                              "world_size and bs a multiple of world_size")
+        check_lm_loader_settings(bs, bptt, p_full, sd, min_seq_len, seed, rank, world_size)
         self.n_docs, self.n_tokens = n_docs, n_tokens
         self.bs, self.bptt, self.shuffle, self.seed, self.backwards = bs, bptt, shuffle, seed, backwards
         self.p_full, self.sd, self.min_seq_len = p_full, sd, min_seq_len

@@ -27,8 +27,8 @@ from .tokenize import BOS, PAD, TK_MAJ, TK_UP, UNK, Vocab
 
 # %% auto #0
 __all__ = ['GLOVE_STD', 'numericalize_docs', 'lm_loaders', 'lm_learner', 'vector_rows', 'init_embedding_from_vectors',
-           'embedded_lm_data', 'restarted_lm', 'pretrain_lm', 'save_lm', 'load_lm', 'lm_config', 'with_bias',
-           'fit_vector_map', 'lm_for_vocab', 'detokenize', 'generate', 'shipped_lm_dir', 'wt103_lm']
+           'embedded_lm_data', 'restarted_lm', 'initial_lm', 'pretrain_lm', 'save_lm', 'load_lm', 'lm_config',
+           'with_bias', 'fit_vector_map', 'lm_for_vocab', 'detokenize', 'generate', 'shipped_lm_dir', 'wt103_lm']
 
 # %% ../nbs/07_pretrain.ipynb #3acc37b2
 def numericalize_docs(token_lists, vocab: Vocab) -> list[np.ndarray]:
@@ -97,6 +97,16 @@ def restarted_lm(model: LanguageModel, vocab: Vocab, data_vocab: Vocab, p: Prese
                                            f"preset '{p.preset}'; continue it with the preset it was trained with") from None
     return fresh
 
+# %% ../nbs/07_pretrain.ipynb #60e58cb1
+def initial_lm(vocab: Vocab, preset: Preset, continue_from: tuple | None = None) -> tuple[LanguageModel, int]:
+    """Stage 1's model before its first step: a fresh AWD-LSTM whose embedding starts from the preset's word vectors,
+    or `continue_from`'s (model, vocab) for a further cycle. Returns it and how many rows came from word vectors."""
+    p = preset
+    if continue_from is not None: return restarted_lm(*continue_from, vocab, p), 0
+    model = awd_lstm_lm(len(vocab), p)
+    if p.word_vectors == "none" or vocab.kind != "words": return model, 0   # (word vectors don't fit subword pieces)
+    return model, init_embedding_from_vectors(model, vocab, *load_word_vectors(p.word_vectors))
+
 # %% ../nbs/07_pretrain.ipynb #87a0a6f9
 def pretrain_lm(preset: Preset | None = None, backwards: bool = False, epochs: int | None = None,
                 progress: bool = True, cbs=(), record: LRRecord | None = None, data: dict | None = None,
@@ -109,12 +119,7 @@ def pretrain_lm(preset: Preset | None = None, backwards: bool = False, epochs: i
     start = time.time()
     data = data if data is not None else embedded_lm_data(p, backwards)
     vocab, train_dl, valid_dl = data["vocab"], data["train"], data["valid"]
-    n_vectors = 0
-    if continue_from is not None: model = restarted_lm(*continue_from, vocab, p)
-    else:
-        model = awd_lstm_lm(len(vocab), p)
-        if p.word_vectors != "none" and vocab.kind == "words":   # (word vectors don't fit subword pieces)
-            n_vectors = init_embedding_from_vectors(model, vocab, *load_word_vectors(p.word_vectors))
+    model, n_vectors = initial_lm(vocab, p, continue_from)
     learn = lm_learner(model, train_dl, valid_dl, p, p.pretrain_lr, progress=progress, cbs=cbs)
     groups = layer_groups(model)
     epochs = epochs if epochs is not None else p.pretrain_epochs

@@ -128,7 +128,8 @@ def clear_run_folder(out):
     with atomic_path(out / RUN_MANIFEST) as tmp: tmp.write_text(json.dumps({"files": []}) + "\n")
 
 # %% ../nbs/25_run_folders.ipynb #b05e9054
-# Settings that change how a run is looked after, not what it computes: a resume may differ in them.
+# Settings that change how a run is looked after, not what it computes: a resume may differ in them. (`num_workers`
+# is no setting any more, but the config.json of runs made before it went still holds it.)
 RESUME_NEUTRAL = ("checkpoint_minutes", "num_workers")
 
 def config_differences(old: dict, new: dict) -> list[str]:

@@ -26,7 +26,7 @@ __all__ = ['ULMFIT_FACTOR', 'FITLAM_V1_MULT', 'DISCR_RULES', 'PRETRAIN', 'FINETU
            'one_cycle', 'constant', 'lr_at', 'set_lrs', 'set_trainable', 'freeze_to', 'unfreeze_all', 'frozen_groups',
            'reset_state', 'PlanEpoch', 'all_layers_plan', 'gradual_unfreezing_plan', 'chain_thaw_plan', 'cycle_spans',
            'stretch_plan', 'epochs_for_budget', 'LRRecord', 'record_from_frame', 'record_to_csv', 'record_from_csv',
-           'design_lr_table', 'plot_lrs', 'steps_per_epoch', 'PlanCallback', 'fit_plan']
+           'design_lr_table', 'steps_end_to_end', 'plot_lrs', 'steps_per_epoch', 'PlanCallback', 'fit_plan']
 
 # %% ../nbs/06_schedules.ipynb #154bb58c
 ULMFIT_FACTOR = 2.6   # final paper: η^(l-1) = η^l / 2.6
@@ -377,6 +377,19 @@ def design_lr_table(base_lr: float, factor: float | None = None, schedule: str =
             step += 1
     return record.to_frame()
 
+# %% ../nbs/06_schedules.ipynb #6ee16383
+def steps_end_to_end(frame: pd.DataFrame) -> tuple[pd.Series, dict]:
+    """The x of each row of an LR record: its optimiser step, with several stages laid end to end (each from 0, after
+    the one before). Returns x and where each stage starts ({} for a single stage, whose steps are kept as they are)."""
+    stages = list(dict.fromkeys(frame.stage))
+    x, starts, offset = frame.step.copy(), {}, 0
+    if len(stages) < 2: return x, starts
+    for stage in stages:
+        rows = frame.stage == stage
+        x[rows] = frame.step[rows] - frame.step[rows].min() + offset
+        starts[stage], offset = offset, x[rows].max() + 1
+    return x, starts
+
 # %% ../nbs/06_schedules.ipynb #393ad827
 def plot_lrs(lrs: LRRecord | pd.DataFrame, ax=None, names: Sequence[str] | None = None, log: bool = True,
              title: str | None = None):
@@ -388,18 +401,11 @@ def plot_lrs(lrs: LRRecord | pd.DataFrame, ax=None, names: Sequence[str] | None 
     if names is not None and len(names) < n_groups:
         raise FitlamError(f"{len(names)} names for {n_groups} layer groups; give one name per group, e.g. group_names({n_groups})")
     if ax is None: _, ax = plt.subplots(figsize=(8, 3.5))
-    # x: the step, with several stages laid end to end
-    stages = list(dict.fromkeys(frame.stage))
-    frame["x"] = frame.step
-    if len(stages) > 1:
-        offset = 0
-        for stage in stages:
-            rows = frame.stage == stage
-            frame.loc[rows, "x"] = frame.step[rows] - frame.step[rows].min() + offset
-            ax.axvline(offset, color="black", lw=0.8)
-            ax.annotate(stage, (offset, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
-                        textcoords="offset points", fontsize=8)
-            offset = frame.x[rows].max() + 1
+    frame["x"], stage_starts = steps_end_to_end(frame)
+    for stage, offset in stage_starts.items():
+        ax.axvline(offset, color="black", lw=0.8)
+        ax.annotate(stage, (offset, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                    textcoords="offset points", fontsize=8)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for group, rows in frame.groupby("group"):
         rows = rows.sort_values("x")

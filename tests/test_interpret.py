@@ -6,7 +6,8 @@ import torch
 
 from fitlam.classifier import Classifier, build_classifier, classifier_config, predict_ids
 from fitlam.core import FitlamError, load_preset, seed_everything
-from fitlam.interpret import (attention_explorer, attention_html, classify_embeddings, explain, intrinsic_attention,
+from fitlam.widgets import attention_explorer
+from fitlam.interpret import (attention_html, classify_embeddings, explain, intrinsic_attention,
                               intrinsic_scores, pad_right, pooling_attention, pooling_scores, score_colour, text_tokens)
 from fitlam.loaders import Labels
 from fitlam.tokenize import Vocab
