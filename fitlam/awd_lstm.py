@@ -127,7 +127,6 @@ class AWDLSTM(nn.Module):
         w = self.embedding.weight
         self.hidden = [(w.new_zeros(1, self.bs, n), w.new_zeros(1, self.bs, n)) for n in self.sizes[1:]]
 
-
 # %% ../nbs/03_awd_lstm.ipynb #0b4617e6
 def encoder_forward(self: AWDLSTM, ids: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     "ids (bs, seq_len) -> (raw_outputs, outputs): per layer, its LSTM output before / after the following dropout."
@@ -150,7 +149,6 @@ def encoder_forward(self: AWDLSTM, ids: torch.Tensor) -> tuple[list[torch.Tensor
     return raw_outputs, outputs
 
 AWDLSTM.forward = encoder_forward
-
 
 # %% ../nbs/03_awd_lstm.ipynb #a8fe9823
 class LinearDecoder(nn.Module):
