@@ -195,7 +195,7 @@ def prepare_corpus(source: str | Path, out: str | Path, max_vocab: int = 60000, 
                    text_col: str | None = None, encoding: str | None = None, n_workers: int | None = None,
                    shard_chars: int = 4_000_000, progress: bool = True, tokenizer: str = "words") -> TokenCorpus:
     """Tokenise the corpus at `source` into `out` (resumable, bounded memory); reuse it if it is already there.
-    `tokenizer`: 'words' (notebook 02; a vocabulary of `max_vocab`) or 'sentencepiece' (`max_vocab` pieces, appendix 20)."""
+    `tokenizer`: 'words' (notebook 03; a vocabulary of `max_vocab`) or 'sentencepiece' (`max_vocab` pieces, appendix 20)."""
     out, files = Path(out), corpus_files(source)
     settings = corpus_settings(files, source, text_col, encoding, max_vocab, min_freq, tokenizer)
     shards = out / "shards"

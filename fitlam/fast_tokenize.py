@@ -1,4 +1,4 @@
-"""`tokenize` gives exactly `tokenize_reference`'s tokens (notebook 02), several times faster; `tokenize_texts` and
+"""`tokenize` gives exactly `tokenize_reference`'s tokens (notebook 03), several times faster; `tokenize_texts` and
 `iter_tokenize` run it on many texts in worker processes, streaming; `tokenize_corpus` keeps a corpus's tokens in
 a disk cache named by a hash of the texts and the rules. Every later notebook tokenises through these."""
 

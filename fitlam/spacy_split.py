@@ -1,4 +1,4 @@
-"""The word splitter that notebook 02's tokenizer uses: spaCy's English tokenizer rewritten in plain Python
+"""The word splitter that notebook 03's tokenizer uses: spaCy's English tokenizer rewritten in plain Python
 regexes — its character classes, punctuation lists, special cases (contractions, abbreviations, emoticons) and
 URL rule — with a per-chunk cache, tested against spaCy itself where it is installed."""
 
