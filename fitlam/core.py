@@ -119,6 +119,7 @@ PRESET_RANGES = {
     "cut_frac": (1e-6, 0.999, "between 0 and 1"),
 }
 
+# %% ../nbs/00_core.ipynb #6982a1a1
 def check_preset(preset: dict, name: str = "") -> None:
     "Raise a FitlamError naming the key if any value is out of its range (or not finite); dropouts after drop_mult."
     where = f"preset '{name}': " if name else ""

@@ -235,6 +235,7 @@ def train_epoch(self: Learner, epoch: int, bar=None) -> list[float]:
     self.training = False
     return losses
 
+# %% ../nbs/05_learner.ipynb #eaf5d4c9
 def epoch_row(self: Learner, epoch: int, losses: list[float], start: float) -> dict:
     "The epoch's line of the history: its mean training loss, then validation loss, metrics and perplexity, and time."
     row = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan")}

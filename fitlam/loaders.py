@@ -106,6 +106,9 @@ def _epoch_plan(self: LMLoader, epoch: int):
         self._plan_cache = (epoch, order, seq_lens)
     return self._plan_cache[1:]
 
+LMLoader._plan = _epoch_plan
+
+# %% ../nbs/04_loaders.ipynb #08ed59c1
 def epoch_order(self: LMLoader, epoch: int | None = None) -> np.ndarray:
     "The indices of the documents in the order `epoch` (default: the coming one) puts them in the stream."
     return self._plan(self.epoch if epoch is None else epoch)[0]
@@ -127,7 +130,7 @@ def total_batches(self: LMLoader, n_epochs: int) -> int:
     "The exact number of batches in the next `n_epochs` epochs."
     return sum(len(self.epoch_seq_lens(self.epoch + k)) for k in range(n_epochs))
 
-LMLoader._plan, LMLoader.epoch_order, LMLoader.epoch_seq_lens = _epoch_plan, epoch_order, epoch_seq_lens
+LMLoader.epoch_order, LMLoader.epoch_seq_lens = epoch_order, epoch_seq_lens
 LMLoader.epoch_stream, LMLoader.__len__, LMLoader.total_batches = epoch_stream, n_batches, total_batches
 
 # %% ../nbs/04_loaders.ipynb #dfe2037f
