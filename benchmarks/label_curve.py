@@ -46,7 +46,8 @@ from fitlam.classifier import (Classifier, load_encoder_from_lm, masked_concat_p
                                train_classifier)
 from fitlam.cli import parse_sets
 from fitlam.core import cache_dir, load_preset, seed_everything
-from fitlam.data import load_dataset, sha256_file
+from fitlam.data import load_dataset
+from fitlam.files import sha256_file
 from fitlam.finetune_lm import finetune_lm, starting_lm
 from fitlam.pretrain import load_lm, save_lm, shipped_lm_dir
 from fitlam.loaders import ClassifierLoader, Labels, pad_left, sorted_batches

@@ -22,7 +22,8 @@ import torch
 
 from .awd_lstm import awd_lstm_lm
 from .classifier import Classifier, load_encoder_from_lm, text_classifier, text_ids, train_classifier
-from .core import FitlamError, Preset, atomic_path, get_device, load_preset, seed_everything
+from .core import FitlamError, Preset, get_device, load_preset, seed_everything
+from .files import atomic_path
 from .data import load_task_data, load_word_vectors
 from .fast_tokenize import tokenize_corpus
 from .finetune_lm import finetune_lm, target_corpus
@@ -294,7 +295,7 @@ def run_jobs(job, items, preset: Preset, work: Path, workers: int):
 # %% ../nbs/15_ablations.ipynb #eec4834f
 def grid_folder(out: Path, p: Preset) -> Path:
     "Where a grid's LMs and cells live: keyed by every preset value and the shipped LMs' bytes, so a change starts afresh."
-    from fitlam.data import sha256_file
+    from fitlam.files import sha256_file
     from fitlam.pretrain import shipped_lm_dir
     from fitlam.saved import MANIFEST_NAME
     lms = [shipped_lm_dir(tag) / MANIFEST_NAME for tag in ("fwd", "bwd")]

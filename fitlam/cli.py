@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .core import FitlamError, Preset, atomic_path, cache_dir, env_report, get_device, load_preset
-from .core import preset_table, read_json_object
+from .core import FitlamError, Preset, cache_dir, env_report, get_device, load_preset
+from .files import atomic_path, read_json_object
+from .core import preset_table
 
 # %% auto #0
 __all__ = ['EXAMPLES', 'ALL_EXAMPLES', 'summary_lines', 'build_report', 'report_after_run', 'run_pipeline', 'train_command',

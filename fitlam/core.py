@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import configparser
 import contextlib
-import json
 import math
 import os
 import platform
 import random
-import secrets
 import sys
 from pathlib import Path
 
@@ -25,7 +23,7 @@ import torch
 __all__ = ['DROPOUTS', 'PRESET_RANGES', 'RESERVED_ENV', 'FitlamError', 'repo_root', 'data_dir', 'cache_dir', 'find_settings',
            'value_type', 'parse_value', 'read_settings', 'available_presets', 'check_preset', 'Preset',
            'note_unknown_env', 'load_preset', 'preset_table', 'get_device', 'device_name', 'seed_everything',
-           'evaluating', 'atomic_path', 'watching_writes', 'read_json_object', 'live_bars', 'env_report']
+           'evaluating', 'live_bars', 'env_report']
 
 # %% ../nbs/00_core.ipynb #812ac0dc
 class FitlamError(ValueError):
@@ -113,7 +111,7 @@ PRESET_RANGES = {
     **{key: (1, None, "1 or more") for key in ("min_freq", "emb_sz", "n_hid", "n_layers", "bptt", "bs", "clf_bs",
                                                "clf_hidden", "max_len", "pretrain_epochs", "lm_epochs", "clf_epochs",
                                                "stlr_ratio", "discr_factor")},
-    "max_vocab": (10, None, "10 or more (the special tokens take 6)"),
+    "max_vocab": (10, None, "10 or more (the special tokens take 9)"),
     **{key: (0, 0.999, "from 0 to below 1") for key in (*DROPOUTS, "adam_beta1", "adam_beta2")},
     **{key: (1e-8, None, "above 0") for key in ("pretrain_lr", "lm_lr", "clf_lr")},
     "cut_frac": (1e-6, 0.999, "between 0 and 1"),
@@ -236,42 +234,6 @@ def evaluating(model: torch.nn.Module):
     model.eval()
     try: yield model
     finally: model.train(was_training)
-
-# %% ../nbs/00_core.ipynb #a0499394
-_WRITE_WATCHERS = []   # callables told of each file `atomic_path` is about to put in place (see `watching_writes`)
-
-@contextlib.contextmanager
-def atomic_path(dest: str | Path):
-    "Yield a temporary path beside `dest`; on success rename it onto `dest`, on any error delete it."
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    for watch in list(_WRITE_WATCHERS): watch(dest)   # before the file exists, so a crash can't leave it untold
-    # `secrets`, not `random`: making a file name must not move the seeded generators.
-    tmp = dest.with_name(f".tmp-{secrets.token_hex(4)}-{dest.name}")
-    try:
-        yield tmp
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-# %% ../nbs/00_core.ipynb #69ba21da
-@contextlib.contextmanager
-def watching_writes(callback):
-    "Call `callback(dest)` for every file `atomic_path` writes inside the `with` block (before the file is written)."
-    _WRITE_WATCHERS.append(callback)
-    try: yield callback
-    finally: _WRITE_WATCHERS.remove(callback)
-
-# %% ../nbs/00_core.ipynb #be601cc0
-def read_json_object(path: str | Path, fix: str) -> dict:
-    "The JSON object (a dict) in `path`; a one-line FitlamError ending with `fix` if it is unreadable, not JSON or not an object."
-    path = Path(path)
-    try: value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:   # (UnicodeDecodeError and JSONDecodeError are ValueErrors)
-        raise FitlamError(f"{path} is damaged or unreadable ({type(e).__name__}); {fix}") from None
-    if not isinstance(value, dict):
-        raise FitlamError(f"{path} holds a JSON {type(value).__name__}, not the object fitlam writes; {fix}")
-    return value
 
 # %% ../nbs/00_core.ipynb #4fa27010
 def live_bars() -> bool:

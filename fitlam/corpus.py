@@ -19,7 +19,8 @@ import pandas as pd
 import torch
 from fastprogress.fastprogress import progress_bar
 
-from .core import FitlamError, atomic_path, live_bars
+from .core import FitlamError, live_bars
+from .files import atomic_path
 from .user_data import TABLE_SEPARATORS, table_kind
 from .loaders import LMLoader
 from .subword import SubwordVocab, train_sentencepiece

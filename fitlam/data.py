@@ -19,22 +19,16 @@ import numpy as np
 import pandas as pd
 
 from .core import FitlamError, cache_dir, data_dir, load_preset
+from .files import sha256_file
 
 # %% auto #0
-__all__ = ['EMBEDDED', 'DATASETS', 'SPLITS', 'DATA_SEED', 'WORD_VECTORS', 'sha256_file', 'seeded_order', 'shuffled',
-           'check_dataset_name', 'dataset_card', 'format_source', 'format_card', 'verify_file', 'verify_dataset',
-           'embedded_splits', 'read_embedded_split', 'load_dataset', 'imdb_full_folder', 'available_datasets',
-           'text_hashes', 'check_disjoint', 'drop_duplicate_texts', 'is_missing', 'label_to_str', 'check_labels',
-           'take_first', 'load_task_data', 'pretrain_corpus_names', 'load_pretrain_corpus', 'load_word_vectors']
+__all__ = ['EMBEDDED', 'DATASETS', 'SPLITS', 'DATA_SEED', 'WORD_VECTORS', 'seeded_order', 'shuffled', 'check_dataset_name',
+           'dataset_card', 'format_source', 'format_card', 'verify_file', 'verify_dataset', 'embedded_splits',
+           'read_embedded_split', 'load_dataset', 'imdb_full_folder', 'available_datasets', 'text_hashes',
+           'check_disjoint', 'drop_duplicate_texts', 'is_missing', 'label_to_str', 'check_labels', 'take_first',
+           'load_task_data', 'pretrain_corpus_names', 'load_pretrain_corpus', 'load_word_vectors']
 
 # %% ../nbs/02_data.ipynb #1e8e1ad1
-def sha256_file(path: str | Path) -> str:
-    "The sha256 hex digest of a file, read in 1 MiB blocks so big files don't fill memory."
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""): digest.update(block)
-    return digest.hexdigest()
-
 def seeded_order(keys, seed: int) -> list[int]:
     "Indices of `keys` sorted by sha256(f'{seed}:{key}'): a shuffle that is the same on every machine and version."
     digests = [hashlib.sha256(f"{seed}:{key}".encode("utf-8")).hexdigest() for key in keys]

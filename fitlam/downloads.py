@@ -23,9 +23,9 @@ from pathlib import Path
 import pandas as pd
 from fastprogress.fastprogress import progress_bar
 
-from .core import FitlamError, atomic_path, cache_dir, live_bars
-from .data import (DATA_SEED, check_dataset_name, drop_duplicate_texts, imdb_full_folder, sha256_file,
-                         shuffled)
+from .core import FitlamError, cache_dir, live_bars
+from .files import atomic_path, sha256_file
+from .data import DATA_SEED, check_dataset_name, drop_duplicate_texts, imdb_full_folder, shuffled
 from .user_data import read_label_folders, read_text_files
 
 # %% auto #0

@@ -21,7 +21,8 @@ import warnings
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from .core import FitlamError, atomic_path, cache_dir
+from .core import FitlamError, cache_dir
+from .files import atomic_path
 from .spacy_split import (
     INFIXES, MAX_CACHE, PREFIXES, SPECIAL_CASES, SUFFIXES, _is_plain_suffix, _merge_torn_special_cases,
     _re_whitespace_token, _split_affixes, _split_chunk, _split_infixes, _split_plain_affixes, _suffix_search,

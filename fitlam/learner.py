@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from fastprogress.fastprogress import master_bar, progress_bar
 from torch import nn
 
-from .core import FitlamError, atomic_path, evaluating, get_device, live_bars
+from .core import FitlamError, evaluating, get_device, live_bars
+from .files import atomic_path
 
 # %% auto #0
 __all__ = ['EVENTS', 'PLAIN_PROGRESS_EVERY_S', 'CHECKPOINT_FORMAT', 'logits_of', 'cross_entropy_flat', 'accuracy', 'perplexity',
@@ -126,7 +127,7 @@ def divergence_message(self: Learner, what: str, value: float) -> str:
     "Where training diverged, at which learning rate, what to do, and which checkpoint is kept."
     lrs = sorted({g["lr"] for g in self.opt.param_groups if g["lr"] > 0}) or [0.0]
     rate = f"learning rate {lrs[0]:.3g}" if len(lrs) == 1 else f"learning rates {lrs[0]:.3g} to {lrs[-1]:.3g}"
-    kept = [cb.path for cb in self.cbs if isinstance(cb, CheckpointCallback) and Path(cb.path).is_file()]
+    kept = [cb.path for cb in self.cbs if getattr(cb, "saves_checkpoints", False) and Path(cb.path).is_file()]
     return (f"training diverged: the {what} became {value} at optimiser step {self.step + 1} (epoch {self.epoch}, "
             f"batch {self.iter}) with {rate}; lower the learning rate (fitlam run/train: --set lm_lr=..., clf_lr=... "
             "or pretrain_lr=...) and train again" + (f"; the last good checkpoint is kept: {kept[0]}" if kept else ""))
@@ -400,6 +401,7 @@ class CheckpointCallback(Callback):
     """Save a resumable checkpoint to `path` after each epoch, and within an epoch every `every` optimiser steps
     and/or every `minutes` of training (a Colab runtime can disconnect in the middle of a long epoch)."""
     order = 100
+    saves_checkpoints = True   # so that a divergence message can name the last good file
     def __init__(self, path, every: int | None = None, minutes: float = 0, **extra):
         self.path, self.every, self.minutes, self.extra = path, every, minutes, extra
     def save(self, learn):

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .core import FitlamError, atomic_path
+from .core import FitlamError
+from .files import atomic_path
 from .data import label_to_str
 
 # %% auto #0

@@ -16,7 +16,8 @@ import pandas as pd
 
 from .classifier import (Classifier, load_encoder_from_lm, prediction_frame, text_classifier, text_ids,
                                train_classifier)
-from .core import FitlamError, Preset, atomic_path, get_device, load_preset, read_json_object, seed_everything
+from .core import FitlamError, Preset, get_device, load_preset, seed_everything
+from .files import atomic_path, read_json_object
 from .data import (SPLITS, check_disjoint, check_labels, label_to_str, load_task_data,
                          load_word_vectors)
 from .user_data import load_user_data, split_user_data
@@ -34,7 +35,7 @@ from .tokenize import Vocab
 
 # %% auto #0
 __all__ = ['WT103_SIZES', 'macro_f1', 'score_labels', 'fit_tfidf', 'tfidf_baseline', 'mean_word_vectors', 'glove_mean_baseline',
-           'user_task', 'task_line', 'preset_for_sources', 'find_lm_dirs', 'resolve_pretrained', 'starting_lm_for',
+           'task_line', 'user_task', 'preset_for_sources', 'find_lm_dirs', 'resolve_pretrained', 'starting_lm_for',
            'stage_history', 'final_losses', 'relabel', 'read_lm_stage', 'save_lm_stage', 'pretrain_stage',
            'finetune_stage', 'classifier_stage', 'run_direction', 'score', 'evaluate', 'prediction_table', 'saved_task',
            'run_fitlam', 'run_stages', 'write_run', 'load_run_classifiers', 'predict_run']
@@ -92,6 +93,13 @@ def glove_mean_baseline(train_texts, train_labels, test_texts, test_labels, seed
     predicted = model.predict(mean_word_vectors(test_texts, words, vectors))
     return {**score_labels(predicted, test_labels), "n_train": len(train_texts)}
 
+# %% ../nbs/10_pipeline.ipynb #354b3cc4
+def task_line(task: dict) -> str:
+    "One line: the size of each split and the classes."
+    classes = sorted(task["train"]["label"].unique())
+    return (", ".join(f"{name} {len(task[name]):,}" for name in ("train", "valid", "test", "unlabelled"))
+            + f"; {len(classes)} classes: {', '.join(classes[:10])}" + (" …" if len(classes) > 10 else ""))
+
 # %% ../nbs/10_pipeline.ipynb #8bc2266f
 def user_task(data, text_col: str = "text", label_col: str = "label", unlabelled=None, valid=None, test=None,
               seed: int = 42, valid_frac: float = 0.1, test_frac: float = 0.1,
@@ -118,13 +126,6 @@ def user_task(data, text_col: str = "text", label_col: str = "label", unlabelled
     task = {**splits, "unlabelled": extra}
     print(task_line(task))
     return task
-
-# %% ../nbs/10_pipeline.ipynb #354b3cc4
-def task_line(task: dict) -> str:
-    "One line: the size of each split and the classes."
-    classes = sorted(task["train"]["label"].unique())
-    return (", ".join(f"{name} {len(task[name]):,}" for name in ("train", "valid", "test", "unlabelled"))
-            + f"; {len(classes)} classes: {', '.join(classes[:10])}" + (" …" if len(classes) > 10 else ""))
 
 # %% ../nbs/10_pipeline.ipynb #12b90e68
 WT103_SIZES = {"emb_sz": 400, "n_hid": 1152, "n_layers": 3}

@@ -16,7 +16,8 @@ import pandas as pd
 import torch
 
 from .awd_lstm import LanguageModel, awd_lstm_config, awd_lstm_lm, layer_groups, remap_rows, sample_next_ids
-from .core import FitlamError, Preset, atomic_path, device_name, get_device, load_preset, repo_root, seed_everything
+from .core import FitlamError, Preset, device_name, get_device, load_preset, repo_root, seed_everything
+from .files import atomic_path
 from .data import load_pretrain_corpus, load_word_vectors
 from .learner import ActivationRegularization, Learner, perplexity
 from .loaders import LMLoader

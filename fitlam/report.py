@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .core import FitlamError, atomic_path, read_json_object
+from .core import FitlamError
+from .files import atomic_path, read_json_object
 from .schedules import CLASSIFIER, FINETUNE_LM, group_names, stage_name, stage_of
 
 # %% auto #0

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .core import FitlamError, atomic_path, read_json_object, repo_root, watching_writes
-from .data import sha256_file
+from .core import FitlamError, repo_root
+from .files import atomic_path, read_json_object, sha256_file, watching_writes
 from .learner import Callback, CheckpointCallback, UnsafeFileError, read_checkpoint
 from .schedules import LRRecord
 

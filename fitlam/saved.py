@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from . import __version__
-from .core import FitlamError, atomic_path
-from .data import sha256_file
+from .core import FitlamError
+from .files import atomic_path, sha256_file
 from .learner import UnsafeFileError, load_plain
 from .loaders import Labels
 from .tokenize import Vocab

@@ -17,7 +17,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .core import FitlamError, atomic_path
+from .core import FitlamError
+from .files import atomic_path
 
 # %% auto #0
 __all__ = ['ULMFIT_FACTOR', 'FITLAM_V1_MULT', 'DISCR_RULES', 'PRETRAIN', 'FINETUNE_LM', 'CLASSIFIER', 'SCHEDULES', 'CYCLES',

@@ -14,7 +14,8 @@ import os
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .core import FitlamError, atomic_path
+from .core import FitlamError
+from .files import atomic_path
 from .fast_tokenize import check_texts
 from .tokenize import BOS, EOS, PAD, SPECIAL_TOKENS, UNK, Vocab, apply_pre_rules
 

@@ -17,7 +17,8 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .core import FitlamError, atomic_path
+from .core import FitlamError
+from .files import atomic_path
 from .spacy_split import split_words
 
 # %% auto #0

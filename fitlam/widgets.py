@@ -19,7 +19,8 @@ import pandas as pd
 import torch
 
 from .classifier import Classifier
-from .core import FitlamError, evaluating, read_json_object
+from .core import FitlamError, evaluating
+from .files import read_json_object
 from .interpret import METHOD_LABELS, METHOD_NAMES, attention_html, explain
 from .learner import Callback
 from .schedules import (FINETUNE_LM, PRETRAIN, LRRecord, design_lr_table, discriminative_lrs, group_names, lr_at,

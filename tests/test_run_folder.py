@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from fitlam.core import atomic_path, repo_root
+from fitlam.core import repo_root
+from fitlam.files import atomic_path
 from fitlam.run_folder import RUN_LOCK, RUN_MANIFEST, RUN_MARKER, holding_run_folder, run_files
 
 sys.path.insert(0, str(Path(__file__).parent))
