@@ -40,8 +40,8 @@ __all__ = ['LM_TUNINGS', 'CLF_RECIPES', 'ABLATIONS', 'Recipe', 'plan_named', 'lo
            'cell_recipes', 'grid_cells', 'recipe_key', 'stage2_key', 'draw_labels', 'cell_labels', 'seeded',
            'stage1_lm', 'lm_folder', 'stage2_lm', 'run_cell', 'cell_file', 'save_cell', 'read_cell', 'load_grid_task',
            'cell_job', 'lm_job', 'default_workers', 'run_jobs', 'grid_folder', 'grid_estimate', 'row_accuracies',
-           'agreement', 'summarise', 'plot_ablations', 'missing_work', 'run_ablations', 'machine_line',
-           'write_ablations']
+           'agreement', 'summarise', 'plot_ablations', 'missing_work', 'grid_compute_s', 'run_ablations',
+           'machine_line', 'write_ablations']
 
 # %% ../nbs/15_ablations.ipynb #9cce4974
 @dataclass(frozen=True)
@@ -380,6 +380,12 @@ def missing_work(cells: list, work: Path) -> tuple[list, list, list]:
     lms_todo = [(r, s) for r, s in lms if not (lm_folder(work, r, s) / "metrics.json").is_file()]
     return lms, lms_todo, [(r, s) for r, s in cells if read_cell(work, r, s) is None]
 
+# %% ../nbs/15_ablations.ipynb #29311526
+def grid_compute_s(records: dict, lms: list, work: Path) -> float:
+    "The grid's compute in worker-seconds: every cell's training and set-up, and every stage-2 LM's wall time."
+    return (sum(c["seconds"] + c["setup_s"] for c in records.values())
+            + sum(json.loads((lm_folder(work, r, s) / "metrics.json").read_text())["wall_s"] for r, s in lms))
+
 # %% ../nbs/15_ablations.ipynb #ad8b97a5
 def run_ablations(preset: Preset | str = "quick", out=None, only=None, seeds: int = 3, workers: int = 1,
                   overrides: dict | None = None, say=print, command: str | None = None) -> pd.DataFrame:
@@ -408,8 +414,7 @@ def run_ablations(preset: Preset | str = "quick", out=None, only=None, seeds: in
             f"({record['seconds']:.0f} s)")
     records = {(r, s): read_cell(work, r, s) for r, s in cells}
     table = summarise(rows, records, seeds, Labels(task["train"].label).encode(task["test"].label))
-    compute_s = (sum(c["seconds"] + c["setup_s"] for c in records.values())
-                 + sum(json.loads((lm_folder(work, r, s) / "metrics.json").read_text())["wall_s"] for r, s in lms))
+    compute_s = grid_compute_s(records, lms, work)
     write_ablations(out, table, {"command": command or f"run_ablations({p.preset!r}, seeds={seeds})", "preset": p.preset, "seeds": seeds, "workers": workers, "test_reviews": len(task["test"]),
                                  "labelled_reviews": len(task["train"]), "compute_s": round(compute_s),
                                  "wall_s_this_call": round(time.time() - start), "machine": machine_line(workers)})

@@ -18,9 +18,9 @@ from .core import FitlamError, evaluating
 from .loaders import pad_left
 
 # %% auto #0
-__all__ = ['ATTENTION_METHODS', 'METHOD_LABELS', 'METHOD_NAMES', 'BLUES', 'is_backwards', 'text_tokens', 'pad_right',
+__all__ = ['ATTENTION_METHODS', 'METHOD_LABELS', 'METHOD_NAMES', 'BLUES', 'TOKEN_BOX', 'is_backwards', 'text_tokens', 'pad_right',
            'classify_embeddings', 'intrinsic_scores', 'intrinsic_attention', 'pooling_scores', 'pooling_attention',
-           'explain', 'score_colour', 'attention_html']
+           'explain', 'score_colour', 'score_legend', 'attention_html']
 
 # %% ../nbs/11_interpret.ipynb #d0d9a6ee
 def is_backwards(model: TextClassifier) -> bool:
@@ -141,6 +141,21 @@ def score_colour(value: float) -> tuple[str, str]:
     text = "#000000" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "#ffffff"
     return "#{:02x}{:02x}{:02x}".format(*np.round(rgb).astype(int)), text
 
+# %% ../nbs/11_interpret.ipynb #6d32859d
+TOKEN_BOX = "display:inline-block;padding:1px 3px;margin:1px 1px;border-radius:3px;line-height:1.5"   # one token's chip
+
+def score_legend(top: float, score_name: str = "importance") -> str:
+    "HTML for the colour scale under a text: six chips from 0 to `top`, and how to read them."
+    parts = ['<div style="margin-top:8px;font-size:12px">',
+             f'<span style="margin-right:6px">{html.escape(score_name)}:</span>']
+    for step in np.linspace(0, 1, 6):
+        background, ink = score_colour(step)
+        parts.append(f'<span style="{TOKEN_BOX};min-width:34px;text-align:center;border:1px solid #999999;'
+                     f'background-color:{background};color:{ink}">{step * top:.2f}</span>')
+    parts.append('<span style="margin-left:6px;color:#444444">(white = none, darkest = the most; hover a token '
+                 'for its score; <i>xx…</i> tokens are the tokenizer\'s markers)</span></div>')
+    return "".join(parts)
+
 # %% ../nbs/11_interpret.ipynb #e1204dbe
 def attention_html(tokens: Sequence[str], scores, label: str | None = None, prob: float | None = None,
                    title: str | None = None, vmax: float | None = None, score_name: str = "importance") -> str:
@@ -151,7 +166,6 @@ def attention_html(tokens: Sequence[str], scores, label: str | None = None, prob
     if len(scores) and (not np.isfinite(scores).all() or scores.min() < 0):
         raise FitlamError("scores must be finite and >= 0 (an importance); take abs() of signed values first")
     top = float(vmax) if vmax is not None else float(scores.max()) if len(scores) and scores.max() > 0 else 1.0
-    box = "display:inline-block;padding:1px 3px;margin:1px 1px;border-radius:3px;line-height:1.5"
     parts = ['<div style="font-family:sans-serif;font-size:14px;color:#000000;background:#ffffff;'
              'padding:8px;border:1px solid #cccccc;border-radius:4px;max-width:900px">']
     if title: parts.append(f'<div style="font-weight:bold;margin-bottom:4px">{html.escape(title)}</div>')
@@ -163,14 +177,7 @@ def attention_html(tokens: Sequence[str], scores, label: str | None = None, prob
     for token, score in zip(tokens, scores):
         background, ink = score_colour(score / top)
         special = "font-style:italic;font-size:0.85em;" if token.startswith("xx") else ""
-        parts.append(f'<span title="{html.escape(token)}: {score:.3f}" style="{box};{special}background-color:'
+        parts.append(f'<span title="{html.escape(token)}: {score:.3f}" style="{TOKEN_BOX};{special}background-color:'
                      f'{background};color:{ink}">{html.escape(token)}</span>')
-    parts.append('</div><div style="margin-top:8px;font-size:12px">')
-    parts.append(f'<span style="margin-right:6px">{html.escape(score_name)}:</span>')
-    for step in np.linspace(0, 1, 6):
-        background, ink = score_colour(step)
-        parts.append(f'<span style="{box};min-width:34px;text-align:center;border:1px solid #999999;'
-                     f'background-color:{background};color:{ink}">{step * top:.2f}</span>')
-    parts.append('<span style="margin-left:6px;color:#444444">(white = none, darkest = the most; hover a token '
-                 'for its score; <i>xx…</i> tokens are the tokenizer\'s markers)</span></div></div>')
+    parts.append("</div>" + score_legend(top, score_name) + "</div>")
     return "".join(parts)

@@ -25,11 +25,11 @@ from .files import atomic_path
 
 # %% auto #0
 __all__ = ['EVENTS', 'PLAIN_PROGRESS_EVERY_S', 'CHECKPOINT_FORMAT', 'logits_of', 'cross_entropy_flat', 'accuracy', 'perplexity',
-           'Callback', 'ActivationRegularization', 'make_optimizer', 'amp_dtype', 'Learner', 'DivergedError',
-           'divergence_message', 'one_batch', 'validate', 'table_line', 'EpochTable', 'train_epoch', 'epoch_row', 'fit',
-           'update_graph', 'history_frame', 'UnsafeFileError', 'load_plain', 'rng_states', 'set_rng_states', 'plain',
-           'hidden_states', 'unwrapped', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'CheckpointCallback',
-           'lr_find', 'suggest_lr', 'plot_lr_find']
+           'Callback', 'ActivationRegularization', 'make_optimizer', 'amp_dtype', 'Learner', 'reset_model',
+           'DivergedError', 'divergence_message', 'one_batch', 'validate', 'table_line', 'EpochTable', 'train_epoch',
+           'epoch_row', 'fit', 'update_graph', 'history_frame', 'UnsafeFileError', 'load_plain', 'rng_states',
+           'set_rng_states', 'plain', 'hidden_states', 'unwrapped', 'save_checkpoint', 'read_checkpoint',
+           'load_checkpoint', 'CheckpointCallback', 'lr_find', 'suggest_lr', 'plot_lr_find']
 
 # %% ../nbs/05_learner.ipynb #c5c0b727
 def logits_of(pred) -> torch.Tensor:
@@ -113,11 +113,14 @@ class Learner:
     def add_cb(self, cb: Callback): self.cbs = sorted(self.cbs + [cb], key=lambda c: c.order); return cb
     def remove_cb(self, cb: Callback): self.cbs = [c for c in self.cbs if c is not cb]
 
-    def reset_model(self):
-        "Blank the recurrent state of every module that keeps one (a new pass over the data starts fresh)."
-        for m in self.model.modules():
-            if m is not self.model and hasattr(m, "reset") and callable(m.reset): m.reset()
-        if hasattr(self.model, "reset"): self.model.reset()
+# %% ../nbs/05_learner.ipynb #8c6c383d
+def reset_model(self: Learner):
+    "Blank the recurrent state of every module that keeps one (a new pass over the data starts fresh)."
+    for m in self.model.modules():
+        if m is not self.model and hasattr(m, "reset") and callable(m.reset): m.reset()
+    if hasattr(self.model, "reset"): self.model.reset()
+
+Learner.reset_model = reset_model
 
 # %% ../nbs/05_learner.ipynb #7ecb6d54
 class DivergedError(FitlamError):

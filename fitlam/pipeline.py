@@ -37,8 +37,9 @@ from .tokenize import Vocab
 __all__ = ['WT103_SIZES', 'macro_f1', 'score_labels', 'fit_tfidf', 'tfidf_baseline', 'mean_word_vectors', 'glove_mean_baseline',
            'task_line', 'user_task', 'preset_for_sources', 'find_lm_dirs', 'resolve_pretrained', 'starting_lm_for',
            'stage_history', 'final_losses', 'relabel', 'read_lm_stage', 'save_lm_stage', 'pretrain_stage',
-           'finetune_stage', 'classifier_stage', 'run_direction', 'score', 'evaluate', 'prediction_table', 'saved_task',
-           'run_fitlam', 'run_stages', 'write_run', 'load_run_classifiers', 'predict_run']
+           'finetune_stage', 'classifier_stage', 'run_direction', 'score', 'evaluate', 'prediction_table',
+           'score_on_test', 'saved_task', 'write_run', 'run_stages', 'run_fitlam', 'load_run_classifiers',
+           'predict_run']
 
 # %% ../nbs/10_pipeline.ipynb #c0e2c274
 def macro_f1(y_true, y_pred) -> float:
@@ -338,6 +339,21 @@ def prediction_table(test: pd.DataFrame, probs: dict, classes: Labels, baseline=
     if baseline is not None: table["pred_baseline"] = [str(x) for x in baseline]
     return table
 
+# %% ../nbs/10_pipeline.ipynb #ed7ef5f5
+def score_on_test(directions: dict, task: dict, labels: Labels, seed: int) -> tuple[dict, dict, np.ndarray | None]:
+    "Open the test set, once: score each direction's classifier, their ensemble and TF-IDF. -> (scores, probs, TF-IDF's predictions)"
+    scores, probs = {}, {}
+    for tag, run in directions.items():
+        scores[tag], probs[tag] = evaluate(run["classifier"], task["test"].text, task["test"].label)
+    if len(probs) == 2:
+        probs["ensemble"] = (probs["fwd"] + probs["bwd"]) / 2
+        scores["ensemble"] = score(probs["ensemble"], task["test"].label, labels)
+    baseline = tfidf_baseline(task["train"].text, task["train"].label, task["test"].text, task["test"].label, seed,
+                              keep_predictions=True)
+    predicted = baseline.pop("predicted", None)   # None when the baseline is unavailable: the run still finishes
+    scores["baseline"] = baseline
+    return scores, probs, predicted
+
 # %% ../nbs/10_pipeline.ipynb #2f6bc7ec
 def saved_task(task: dict, folder: Path, resume: bool = False) -> dict:
     "Save `task`'s splits into `folder` (resuming: keep the saved ones) and return them as read back from there."
@@ -350,29 +366,17 @@ def saved_task(task: dict, folder: Path, resume: bool = False) -> dict:
     else: print(f"data: using the splits saved in {folder}")
     return {split: pd.read_csv(folder / f"{split}.csv", dtype=str, keep_default_na=False) for split in SPLITS}
 
-# %% ../nbs/10_pipeline.ipynb #60e2b044
-def run_fitlam(preset: Preset | str | None = None, out: str | Path | None = None, pretrained=None,
-               progress: bool = True, task: dict | None = None, task_info: dict | None = None, resume: bool = False,
-               overwrite: bool = False, cbs=(), command: str | None = None, download: bool = False) -> dict:
-    """FitLaM end to end on `task` (default: the preset's dataset, downloaded first if `download` and it is an online
-    one); with `out`, a resumable run folder."""
-    p = preset if isinstance(preset, Preset) else load_preset(preset)
-    start = time.time()
-    tags = ["fwd", "bwd"] if p.bidirectional else ["fwd"]
-    # where stage 1 comes from: the argument; when resuming, what the run started from; else the preset's `pretrained`
-    if pretrained is None and resume and out is not None and (Path(out) / "config.json").is_file():
-        pretrained = read_json_object(Path(out) / "config.json").get("run", {}).get("pretrained") or None
-    sources = resolve_pretrained(pretrained, tags, p)
-    if isinstance(pretrained, (str, Path)): p = Preset({**p, "pretrained": str(pretrained)})   # what ran, in config.json
-    p = preset_for_sources(p, sources)
-    task_info = task_info or ({"dataset": p.dataset} if task is None else {"dataset": "user data"})
-    config = {**dict(p), "run": {"task": task_info, "pretrained": {t: str(s) for t, s in sources.items()},
-                                 "command": command}}
-    if out is not None: check_run_folder(out, config, resume, overwrite)   # a refused folder: refused before any download
-    if task is None and download: download_dataset(p.dataset)   # before the run folder exists: a failed download leaves none
-    if out is None: return run_stages(p, None, task, task_info, sources, resume, progress, cbs, start)
-    with run_folder(out, config, resume, overwrite) as out:   # locked, and listing its files, until the run ends
-        return run_stages(p, out, task, task_info, sources, resume, progress, cbs, start)
+# %% ../nbs/10_pipeline.ipynb #ab4405ae
+def write_run(out: str | Path, preset: Preset, result: dict) -> Path:
+    "The run's tables: predictions.csv, history.csv (all stages), lr_history.csv, and metrics.json last (= run complete)."
+    out = Path(out)
+    history = pd.concat([stage["history"] for stage in result["stages"]], ignore_index=True)
+    record = LRRecord(row for stage in result["stages"] for row in stage["record"].rows)
+    with atomic_path(out / "predictions.csv") as tmp: result["predictions"].to_csv(tmp, index=False)
+    with atomic_path(out / "history.csv") as tmp: history.to_csv(tmp, index=False)
+    record.to_csv(out / "lr_history.csv")
+    with atomic_path(out / "metrics.json") as tmp: tmp.write_text(json.dumps(result["metrics"], indent=2) + "\n")
+    return out
 
 # %% ../nbs/10_pipeline.ipynb #4656b33b
 def run_stages(p: Preset, out, task, task_info: dict, sources: dict, resume: bool, progress: bool, cbs, start) -> dict:
@@ -389,17 +393,10 @@ def run_stages(p: Preset, out, task, task_info: dict, sources: dict, resume: boo
     for tag in tags:
         directions[tag] = run_direction(task, labels, p, tag == "bwd", sources[tag], out, resume, progress, cbs)
         metrics[tag] = directions[tag]["metrics"]
-    # --- the test set is opened here, and only here ---
-    probs = {}
-    for tag, run in directions.items():
-        metrics[tag]["test"], probs[tag] = evaluate(run["classifier"], task["test"].text, task["test"].label)
-    if len(probs) == 2:
-        probs["ensemble"] = (probs["fwd"] + probs["bwd"]) / 2
-        metrics["ensemble"] = {"test": score(probs["ensemble"], task["test"].label, labels)}
-    baseline = tfidf_baseline(task["train"].text, task["train"].label, task["test"].text, task["test"].label, p.seed,
-                              keep_predictions=True)
-    predicted = baseline.pop("predicted", None)   # None when the baseline is unavailable: the run still finishes
-    metrics["baseline"] = {"test": baseline}
+    scores, probs, predicted = score_on_test(directions, task, labels, p.seed)   # the test set's one reading
+    for tag in directions: metrics[tag]["test"] = scores[tag]
+    if "ensemble" in scores: metrics["ensemble"] = {"test": scores["ensemble"]}
+    metrics["baseline"] = {"test": scores["baseline"]}
     stages = [stage for run in directions.values() for stage in run["stages"]]
     metrics["stages"] = {s["name"]: {**s["metrics"], "skipped": s["skipped"]} for s in stages}
     metrics["resumed_stages"] = [s["name"] for s in stages if s["skipped"]]
@@ -409,17 +406,30 @@ def run_stages(p: Preset, out, task, task_info: dict, sources: dict, resume: boo
     if out is not None: write_run(out, p, result)
     return result
 
-# %% ../nbs/10_pipeline.ipynb #ab4405ae
-def write_run(out: str | Path, preset: Preset, result: dict) -> Path:
-    "The run's tables: predictions.csv, history.csv (all stages), lr_history.csv, and metrics.json last (= run complete)."
-    out = Path(out)
-    history = pd.concat([stage["history"] for stage in result["stages"]], ignore_index=True)
-    record = LRRecord(row for stage in result["stages"] for row in stage["record"].rows)
-    with atomic_path(out / "predictions.csv") as tmp: result["predictions"].to_csv(tmp, index=False)
-    with atomic_path(out / "history.csv") as tmp: history.to_csv(tmp, index=False)
-    record.to_csv(out / "lr_history.csv")
-    with atomic_path(out / "metrics.json") as tmp: tmp.write_text(json.dumps(result["metrics"], indent=2) + "\n")
-    return out
+# %% ../nbs/10_pipeline.ipynb #60e2b044
+def run_fitlam(preset: Preset | str | None = None, out: str | Path | None = None, pretrained=None,
+               progress: bool = True, task: dict | None = None, task_info: dict | None = None, resume: bool = False,
+               overwrite: bool = False, cbs=(), command: str | None = None, download: bool = False) -> dict:
+    """FitLaM end to end on `task` (default: the preset's dataset, downloaded first if `download` and it is an online
+    one); with `out`, a resumable run folder."""
+    p = preset if isinstance(preset, Preset) else load_preset(preset)
+    start = time.time()
+    tags = ["fwd", "bwd"] if p.bidirectional else ["fwd"]
+    # where stage 1 comes from: the argument; when resuming, what the run started from; else the preset's `pretrained`
+    if pretrained is None and resume and out is not None and (Path(out) / "config.json").is_file():
+        pretrained = read_json_object(Path(out) / "config.json", "it is the run's settings: restore it, or run again with "
+                                      "--overwrite").get("run", {}).get("pretrained") or None
+    sources = resolve_pretrained(pretrained, tags, p)
+    if isinstance(pretrained, (str, Path)): p = Preset({**p, "pretrained": str(pretrained)})   # what ran, in config.json
+    p = preset_for_sources(p, sources)
+    task_info = task_info or ({"dataset": p.dataset} if task is None else {"dataset": "user data"})
+    config = {**dict(p), "run": {"task": task_info, "pretrained": {t: str(s) for t, s in sources.items()},
+                                 "command": command}}
+    if out is not None: check_run_folder(out, config, resume, overwrite)   # a refused folder: refused before any download
+    if task is None and download: download_dataset(p.dataset)   # before the run folder exists: a failed download leaves none
+    if out is None: return run_stages(p, None, task, task_info, sources, resume, progress, cbs, start)
+    with run_folder(out, config, resume, overwrite) as out:   # locked, and listing its files, until the run ends
+        return run_stages(p, out, task, task_info, sources, resume, progress, cbs, start)
 
 # %% ../nbs/10_pipeline.ipynb #e9ab370b
 def load_run_classifiers(folder, device="cpu") -> dict[str, Classifier]:

@@ -26,8 +26,9 @@ __all__ = ['ULMFIT_FACTOR', 'FITLAM_V1_MULT', 'DISCR_RULES', 'PRETRAIN', 'FINETU
            'owned_parameters', 'param_groups', 'slanted_triangular', 'cosine_annealing', 'warmup_reverse_annealing',
            'one_cycle', 'constant', 'lr_at', 'set_lrs', 'set_trainable', 'freeze_to', 'unfreeze_all', 'frozen_groups',
            'reset_state', 'PlanEpoch', 'all_layers_plan', 'gradual_unfreezing_plan', 'chain_thaw_plan', 'cycle_spans',
-           'stretch_plan', 'epochs_for_budget', 'LRRecord', 'record_from_frame', 'record_to_csv', 'record_from_csv',
-           'design_lr_table', 'steps_end_to_end', 'plot_lrs', 'steps_per_epoch', 'PlanCallback', 'fit_plan']
+           'stretch_plan', 'epochs_for_budget', 'LRRecord', 'to_frame', 'record_from_frame', 'record_to_csv',
+           'record_from_csv', 'design_lr_table', 'steps_end_to_end', 'plot_lrs', 'steps_per_epoch', 'PlanCallback',
+           'fit_plan']
 
 # %% ../nbs/06_schedules.ipynb #154bb58c
 ULMFIT_FACTOR = 2.6   # final paper: η^(l-1) = η^l / 2.6
@@ -280,8 +281,6 @@ def epochs_for_budget(plan: Sequence[PlanEpoch], steps_per_epoch: int, min_steps
 
 # %% ../nbs/06_schedules.ipynb #24c7e854
 LR_COLUMNS = ("stage", "phase", "step", "group", "lr", "frozen", "weight_decay", "loss")
-_LR_DTYPES = {"stage": str, "phase": str, "step": "int64", "group": "int64", "lr": "float64", "frozen": bool,
-              "weight_decay": "float64", "loss": "float64"}
 
 class LRRecord:
     "Every optimiser step's lr and weight decay for every layer group, and the training loss the step was taken on: rows of LR_COLUMNS."
@@ -310,10 +309,15 @@ class LRRecord:
         self.log_values(stage, phase, step, [g["lr"] for g in groups], frozen, [g.get("weight_decay", 0.0) for g in groups],
                         loss)
 
-    def to_frame(self) -> pd.DataFrame:
-        "The record as a DataFrame with the columns stage, phase, step, group, lr, frozen, weight_decay, loss."
-        return pd.DataFrame(self.rows, columns=list(LR_COLUMNS)).astype(_LR_DTYPES)
+# %% ../nbs/06_schedules.ipynb #469babaf
+_LR_DTYPES = {"stage": str, "phase": str, "step": "int64", "group": "int64", "lr": "float64", "frozen": bool,
+              "weight_decay": "float64", "loss": "float64"}
 
+def to_frame(self: LRRecord) -> pd.DataFrame:
+    "The record as a DataFrame with the columns stage, phase, step, group, lr, frozen, weight_decay, loss."
+    return pd.DataFrame(self.rows, columns=list(LR_COLUMNS)).astype(_LR_DTYPES)
+
+LRRecord.to_frame = to_frame
 
 # %% ../nbs/06_schedules.ipynb #10abefa7
 def record_from_frame(cls, frame: pd.DataFrame) -> LRRecord:

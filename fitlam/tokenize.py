@@ -25,8 +25,8 @@ from .spacy_split import split_words
 __all__ = ['UNK', 'PAD', 'BOS', 'EOS', 'FLD', 'TK_REP', 'TK_WREP', 'TK_UP', 'TK_MAJ', 'SPECIAL_TOKENS', 'PRE_RULES', 'POST_RULES',
            'fix_cp1252', 'fix_html', 'replace_rep', 'replace_wrep', 'spec_add_spaces', 'rm_useless_spaces',
            'apply_pre_rules', 'replace_all_caps', 'replace_maj', 'lowercase', 'replace_space', 'apply_post_rules',
-           'tokenize_reference', 'Vocab', 'vocab_from_counts', 'build_vocab', 'vocab_tokenize', 'vocab_for_target',
-           'save_vocab', 'load_vocab']
+           'tokenize_reference', 'Vocab', 'decode', 'textify', 'vocab_from_counts', 'build_vocab', 'vocab_tokenize',
+           'vocab_for_target', 'save_vocab', 'load_vocab']
 
 # %% ../nbs/03_tokenize.ipynb #34766759
 UNK, PAD, BOS, EOS, FLD, TK_REP, TK_WREP, TK_UP, TK_MAJ = SPECIAL_TOKENS = (
@@ -156,18 +156,20 @@ class Vocab:
         get, unk = self.stoi.get, self.unk_idx
         return np.array([get(token, unk) for token in tokens], dtype=np.int64)
 
-    def decode(self, ids) -> list[str]:
-        "The tokens of `ids` (any sequence or 1-D array of ints)."
-        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-        if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
-            raise FitlamError(f"ids must be in 0..{len(self) - 1} for this vocabulary of {len(self)} tokens, got "
-                              f"{ids.min()}..{ids.max()}; were they made with another Vocab?")
-        return [self.itos[i] for i in ids.tolist()]
+# %% ../nbs/03_tokenize.ipynb #4504c7c7
+def decode(self: Vocab, ids) -> list[str]:
+    "The tokens of `ids` (any sequence or 1-D array of ints)."
+    ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+    if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
+        raise FitlamError(f"ids must be in 0..{len(self) - 1} for this vocabulary of {len(self)} tokens, got "
+                          f"{ids.min()}..{ids.max()}; were they made with another Vocab?")
+    return [self.itos[i] for i in ids.tolist()]
 
-    def textify(self, ids, sep: str = " ") -> str:
-        "The tokens of `ids` joined into one string."
-        return sep.join(self.decode(ids))
+def textify(self: Vocab, ids, sep: str = " ") -> str:
+    "The tokens of `ids` joined into one string."
+    return sep.join(self.decode(ids))
 
+Vocab.decode, Vocab.textify = decode, textify
 
 # %% ../nbs/03_tokenize.ipynb #77cde64b
 def vocab_from_counts(cls, counts: Mapping[str, int], max_vocab: int = 60000, min_freq: int = 2) -> Vocab:
