@@ -324,6 +324,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
             'fitlam.finetune_lm': { 'fitlam.finetune_lm.finetune_lm': ('finetune_lm.html#finetune_lm', 'fitlam/finetune_lm.py'),
                                     'fitlam.finetune_lm.lm_for_target': ('finetune_lm.html#lm_for_target', 'fitlam/finetune_lm.py'),
                                     'fitlam.finetune_lm.lm_layer_groups': ('finetune_lm.html#lm_layer_groups', 'fitlam/finetune_lm.py'),
+                                    'fitlam.finetune_lm.lm_scores': ('finetune_lm.html#lm_scores', 'fitlam/finetune_lm.py'),
                                     'fitlam.finetune_lm.starting_lm': ('finetune_lm.html#starting_lm', 'fitlam/finetune_lm.py'),
                                     'fitlam.finetune_lm.target_corpus': ('finetune_lm.html#target_corpus', 'fitlam/finetune_lm.py')},
             'fitlam.interpret': { 'fitlam.interpret._eval_batch': ('interpret.html#_eval_batch', 'fitlam/interpret.py'),

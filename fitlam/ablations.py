@@ -195,7 +195,7 @@ def stage2_lm(recipe: Recipe, seed: int, p: Preset, task: dict, work: Path) -> d
     if holds_model(folder, "language_model") and (folder / "metrics.json").is_file():
         model, vocab, _ = load_lm(folder)
         return {"model": model, "vocab": vocab, "metrics": json.loads((folder / "metrics.json").read_text())}
-    texts, valid = target_corpus(task)
+    texts = target_corpus(task)[0]
     if recipe.lm_text == "labelled": texts = list(cell_labels(task, recipe, seed).text)
     ps = seeded(p, seed) if recipe.lm_text == "labelled" else p
     if recipe.start != "pretrained": ps = Preset({**ps, "word_vectors": "none"}, preset=p.preset)   # no transfer at all
@@ -204,7 +204,8 @@ def stage2_lm(recipe: Recipe, seed: int, p: Preset, task: dict, work: Path) -> d
         metrics = {"train_tokens": 0, "wall_s": 0.0}
     else:
         discr, schedule = LM_TUNINGS[recipe.lm_tuning]
-        tuned = finetune_lm(model, vocab, config, texts, valid, ps, discr_factor=None if discr else 1.0,
+        # no validation texts: the grid reads only its classifiers' test accuracy, not the LMs' perplexity
+        tuned = finetune_lm(model, vocab, config, texts, None, ps, discr_factor=None if discr else 1.0,
                             schedule=schedule, progress=False)
         model, vocab, metrics = tuned["model"], tuned["vocab"], tuned["metrics"]
     save_lm(folder, model, vocab, config, half=False)
@@ -311,7 +312,7 @@ def grid_estimate(p: Preset, task: dict, lms: list, cells: list, workers: int) -
     try: spt = seconds_per_token(p, p.max_vocab)
     finally: torch.set_num_threads(threads)
     none = task["train"].iloc[:0]
-    lm_s = sum(run_estimate(p, {"train": cell_labels(task, r, s), "valid": task["valid"],
+    lm_s = sum(run_estimate(p, {"train": cell_labels(task, r, s), "valid": none,
                                 "unlabelled": task["unlabelled"] if r.lm_text == "all" else none}, 1, spt)["finetune_lm_s"]
                for r, s in lms if r.lm_tuning != "none")
     test_s = TOKENS_PER_WORD * task["test"].text.str.split().str.len().sum() / 3 * spt["encoder"]

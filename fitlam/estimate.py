@@ -55,7 +55,8 @@ def run_estimate(p: Preset, task: dict, n_directions: int, spt: dict | None = No
     spt = seconds_per_token(p, vocab_size) if spt is None else spt
     steps = -(-len(task["train"]) // p.clf_bs)   # ceil
     clf_epochs = len(classifier_plan(p.n_layers + 2, steps, p))
-    lm_s = p.lm_epochs * (lengths(lm_train).sum() + lengths(lm_valid).sum() / 3) * spt["lm"]
+    # stage 2 validates before training and after each epoch (a third of a training step per token, like BPT3C's reads)
+    lm_s = (p.lm_epochs * lengths(lm_train).sum() + (p.lm_epochs + 1) * lengths(lm_valid).sum() / 3) * spt["lm"]
     # BPT3C: gradients through a document's last max_len tokens; the tokens before are read forward only (~1/3)
     train = lengths(task["train"].text)
     with_grad = np.minimum(train, p.max_len)

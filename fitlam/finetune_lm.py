@@ -22,7 +22,7 @@ from .fast_tokenize import tokenize_corpus
 from .tokenize import Vocab
 
 # %% auto #0
-__all__ = ['lm_layer_groups', 'target_corpus', 'lm_for_target', 'finetune_lm', 'starting_lm']
+__all__ = ['lm_layer_groups', 'target_corpus', 'lm_for_target', 'lm_scores', 'finetune_lm', 'starting_lm']
 
 # %% ../nbs/08_finetune_lm.ipynb #9d0cc611
 def lm_layer_groups(model: LanguageModel) -> list[nn.Module]:
@@ -50,38 +50,47 @@ def lm_for_target(model: LanguageModel, vocab: Vocab, config: dict, train_tokens
     model, counts = lm_for_vocab(model, vocab, new_vocab, config, vectors)
     return model, new_vocab, config, counts
 
+# %% ../nbs/08_finetune_lm.ipynb #46472bc9
+def lm_scores(before: dict | None, after: dict | None) -> dict:
+    "Stage 2's validation numbers: perplexity before and after, the final loss and next-word accuracy; {} if not measured."
+    if before is None or after is None: return {}
+    return {"valid_perplexity_before": before["perplexity"], "valid_perplexity": after["perplexity"],
+            "valid_loss": after["loss"], "valid_accuracy": after["accuracy"]}
+
 # %% ../nbs/08_finetune_lm.ipynb #3eaa6888
 def finetune_lm(model: LanguageModel, vocab: Vocab, config: dict, train_texts, valid_texts, preset: Preset,
                 discr_factor: float | None = None, schedule: str = "stlr", epochs: int | None = None,
                 record: LRRecord | None = None, stage: str = "finetune_lm", progress: bool = True, cbs=(),
                 rank: int = 0, world_size: int = 1) -> dict:
     """Stage 2: fine-tune a pretrained LM on the target texts with discr + STLR. Returns model, vocab, learner, record,
-    metrics. (`rank`/`world_size`: this process's share of the rows when several train together, appendix 22.)"""
+    metrics. `valid_texts=None`: no validation at all. (`rank`/`world_size`: this process's share of the rows when
+    several train together, appendix 22.)"""
     p = preset
     seed_everything(p.seed)
     start = time.time()
     backwards = bool(config.get("backwards", False))
     # cut the texts as the LM's vocabulary does (words, or its SentencePiece subwords: appendix 20)
-    train_tokens, valid_tokens = vocab.tokenize(train_texts), vocab.tokenize(valid_texts)
+    train_tokens = vocab.tokenize(train_texts)
     model, new_vocab, config, counts = lm_for_target(model, vocab, config, train_tokens, p)
-    train_dl, valid_dl = lm_loaders(numericalize_docs(train_tokens, new_vocab),
-                                    numericalize_docs(valid_tokens, new_vocab), p, backwards, rank, world_size)
+    valid_docs = None if valid_texts is None else numericalize_docs(vocab.tokenize(valid_texts), new_vocab)
+    train_dl, valid_dl = lm_loaders(numericalize_docs(train_tokens, new_vocab), valid_docs, p, backwards, rank, world_size)
     groups = lm_layer_groups(model)
     factor = p.discr_factor if discr_factor is None else discr_factor
     learn = lm_learner(model, train_dl, valid_dl, p, p.lm_lr, discr_factor=factor, groups=groups, progress=progress,
                        cbs=cbs)
-    before = learn.validate()   # (a resumed run loads its checkpoint when training starts, after this)
+    before = learn.validate() if valid_dl is not None else None   # (a resumed run loads its checkpoint later, in fit)
     epochs = p.lm_epochs if epochs is None else epochs
+    learn.valid_result = None
     record = fit_plan(learn, groups, all_layers_plan(len(groups), epochs), schedule, record=record, stage=stage,
                       bptt=p.bptt, **({"cut_frac": p.cut_frac, "ratio": p.stlr_ratio} if schedule == "stlr" else {}))
-    after = learn.validate()
+    # every epoch ends with a validation, so the last one has scored the final weights; only a resumed run that had
+    # no epoch left to train measures them here
+    after = learn.validate() if valid_dl is not None and learn.valid_result is None else learn.valid_result
     metrics = {"stage": stage, "direction": "bwd" if backwards else "fwd", "vocab_size": len(new_vocab),
-               "words_from_pretraining": counts["known"],
-               "words_from_vectors": counts["from_vectors"], "words_mean_row": counts["mean_row"], "train_tokens": int(train_dl.n_tokens),
-               "valid_perplexity_before": before["perplexity"], "valid_perplexity": after["perplexity"],
-               "valid_loss": after["loss"], "valid_accuracy": after["accuracy"], "epochs": epochs,
-               "discr_factor": factor, "schedule": schedule, "wall_s": round(time.time() - start, 1), "world_size": world_size,
-               "device": str(learn.device)}
+               "words_from_pretraining": counts["known"], "words_from_vectors": counts["from_vectors"],
+               "words_mean_row": counts["mean_row"], "train_tokens": int(train_dl.n_tokens), **lm_scores(before, after),
+               "epochs": epochs, "discr_factor": factor, "schedule": schedule, "wall_s": round(time.time() - start, 1),
+               "world_size": world_size, "device": str(learn.device)}
     return {"model": model, "vocab": new_vocab, "config": {**config}, "learner": learn, "record": record,
             "metrics": metrics}
 

@@ -37,9 +37,11 @@ def numericalize_docs(token_lists, vocab: Vocab) -> list[np.ndarray]:
     return [vocab.numericalize(tokens) for tokens in token_lists]
 
 def lm_loaders(train_docs, valid_docs, preset: Preset, backwards: bool = False, rank: int = 0, world_size: int = 1):
-    "Training loader (shuffled, variable BPTT; this process's rows) and validation loader (in order, fixed bptt) for an LM."
+    """Training loader (shuffled, variable BPTT; this process's rows) and validation loader (in order, fixed bptt) for an
+    LM; `valid_docs=None`: no validation loader (None)."""
     train = LMLoader(train_docs, preset.bs, preset.bptt, shuffle=True, seed=preset.seed, backwards=backwards,
                      rank=rank, world_size=world_size)
+    if valid_docs is None: return train, None
     valid = LMLoader(valid_docs, preset.bs, preset.bptt, shuffle=False, p_full=1.0, sd=0, backwards=backwards)
     return train, valid
 
