@@ -8,6 +8,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'fitlam.ablations.cell_job': ('ablations.html#cell_job', 'fitlam/ablations.py'),
                                   'fitlam.ablations.cell_labels': ('ablations.html#cell_labels', 'fitlam/ablations.py'),
                                   'fitlam.ablations.cell_recipes': ('ablations.html#cell_recipes', 'fitlam/ablations.py'),
+                                  'fitlam.ablations.compare_grids': ('ablations.html#compare_grids', 'fitlam/ablations.py'),
                                   'fitlam.ablations.default_workers': ('ablations.html#default_workers', 'fitlam/ablations.py'),
                                   'fitlam.ablations.draw_labels': ('ablations.html#draw_labels', 'fitlam/ablations.py'),
                                   'fitlam.ablations.grid_cells': ('ablations.html#grid_cells', 'fitlam/ablations.py'),

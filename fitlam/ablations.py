@@ -40,8 +40,8 @@ __all__ = ['LM_TUNINGS', 'CLF_RECIPES', 'ABLATIONS', 'Recipe', 'plan_named', 'lo
            'cell_recipes', 'grid_cells', 'recipe_key', 'stage2_key', 'draw_labels', 'cell_labels', 'seeded',
            'stage1_lm', 'lm_folder', 'stage2_lm', 'run_cell', 'cell_file', 'save_cell', 'read_cell', 'load_grid_task',
            'cell_job', 'lm_job', 'default_workers', 'run_jobs', 'grid_folder', 'grid_estimate', 'row_accuracies',
-           'agreement', 'summarise', 'plot_ablations', 'missing_work', 'grid_compute_s', 'run_ablations',
-           'machine_line', 'write_ablations']
+           'agreement', 'summarise', 'compare_grids', 'plot_ablations', 'missing_work', 'grid_compute_s',
+           'run_ablations', 'machine_line', 'write_ablations']
 
 # %% ../nbs/15_ablations.ipynb #9cce4974
 @dataclass(frozen=True)
@@ -354,6 +354,15 @@ def summarise(rows: pd.DataFrame, records: dict, seeds: int, test_y: np.ndarray)
         table.loc[i, "gap"] = round(gap, 4)
         table.loc[i, "agrees"] = agreement(gap, max(line.spread, better.spread.iloc[0]))
     return table
+
+# %% ../nbs/15_ablations.ipynb #6eb00f73
+def compare_grids(table: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    "The rows of `table` also in `reference`, side by side: both means and spreads, their difference, whether it is within spread, both verdicts."
+    keys, kept = ["table", "row"], ["table", "row", "accuracy", "spread", "agrees"]
+    both = table[kept].merge(reference[kept], on=keys, suffixes=("", "_reference"))
+    both["difference"] = (both.accuracy - both.accuracy_reference).round(4)
+    both["within_spread"] = both.difference.abs() <= np.maximum(both.spread, both.spread_reference)
+    return both
 
 # %% ../nbs/15_ablations.ipynb #5cfcc901
 def plot_ablations(table: pd.DataFrame):

@@ -50,7 +50,7 @@ def lm_for_target(model: LanguageModel, vocab: Vocab, config: dict, train_tokens
     model, counts = lm_for_vocab(model, vocab, new_vocab, config, vectors)
     return model, new_vocab, config, counts
 
-# %% ../nbs/08_finetune_lm.ipynb #46472bc9
+# %% ../nbs/08_finetune_lm.ipynb #2b8e330d
 def lm_scores(before: dict | None, after: dict | None) -> dict:
     "Stage 2's validation numbers: perplexity before and after, the final loss and next-word accuracy; {} if not measured."
     if before is None or after is None: return {}
