@@ -355,7 +355,7 @@ def summarise(rows: pd.DataFrame, records: dict, seeds: int, test_y: np.ndarray)
         table.loc[i, "agrees"] = agreement(gap, max(line.spread, better.spread.iloc[0]))
     return table
 
-# %% ../nbs/15_ablations.ipynb #6eb00f73
+# %% ../nbs/15_ablations.ipynb #972ea3e3
 def compare_grids(table: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     "The rows of `table` also in `reference`, side by side: both means and spreads, their difference, whether it is within spread, both verdicts."
     keys, kept = ["table", "row"], ["table", "row", "accuracy", "spread", "agrees"]
