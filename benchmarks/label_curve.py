@@ -17,6 +17,7 @@ all scored on the same 2,500 untouched test reviews:
 
     python benchmarks/label_curve.py                          # demo preset, 3 draws, writes benchmarks/results/
     python benchmarks/label_curve.py --draws 1 --labels 100,1000 --set n_unlabelled=2000
+    python benchmarks/label_curve.py --set n_hid=320 --lms /tmp/w320_fwd /tmp/w320_bwd   # a candidate stage-1 pair
 
 Writes `label_curve.json` ({"labels", "rows": {name: mean per label count}, "spread": {name: std}, "draws": every
 number, "seeds", "command", "seconds" (stage 2 + every cell), ...}) and `label_curve.png`. The work is resumable:
@@ -77,12 +78,13 @@ def probe_accuracy(train_x, train_y, test_x, test_y, seed: int) -> float:
     return float(model.score(scaler.transform(test_x), test_y))
 
 
-def fine_tuned_lm(p, tag: str, pool, unlabelled, valid, folder: Path) -> dict:
-    "Stage 2 in one direction, once: shipped LM -> the unlabelled reviews + the pool's texts (no labels). Cached in `folder`."
+def fine_tuned_lm(p, tag: str, pool, unlabelled, valid, folder: Path, start=None) -> dict:
+    """Stage 2 in one direction, once: the stage-1 LM (`start`, default the shipped one) -> the unlabelled reviews + the
+    pool's texts (no labels). Cached in `folder`."""
     if holds_model(folder, "language_model") and (folder / "metrics.json").is_file():
         model, vocab, _ = load_lm(folder)
         return {"model": model, "vocab": vocab, "metrics": json.loads((folder / "metrics.json").read_text())}
-    lm, vocab, config = starting_lm(p, backwards=tag == "bwd")
+    lm, vocab, config = starting_lm(p, backwards=tag == "bwd", folder=start)
     texts = list(unlabelled.text) + list(pool.text)
     tuned = finetune_lm(lm, vocab, config, texts, list(valid.text), p, progress=False)
     m = tuned["metrics"]
@@ -93,10 +95,16 @@ def fine_tuned_lm(p, tag: str, pool, unlabelled, valid, folder: Path) -> dict:
     return {"model": tuned["model"], "vocab": tuned["vocab"], "metrics": m}
 
 
-def work_key(p, pool: int) -> str:
-    "A short name for these settings, this pool size and the shipped LMs' bytes: the work folder to resume from."
-    lms = [shipped_lm_dir(tag) / MANIFEST_NAME for tag in ("fwd", "bwd")]   # (it holds the checksum of every file)
-    # the curve always starts from the shipped LMs, whose bytes are in the key: the preset's `pretrained` is not
+def stage1_dirs(lms) -> dict[str, Path]:
+    "The stage-1 LM of each direction: the folders given (forward, then backward) or the shipped ones in models/."
+    given = [Path(d) for d in lms or ()]
+    return {tag: given[i] if i < len(given) else shipped_lm_dir(tag) for i, tag in enumerate(("fwd", "bwd"))}
+
+
+def work_key(p, pool: int, starts: dict) -> str:
+    "A short name for these settings, this pool size and the stage-1 LMs' bytes: the work folder to resume from."
+    lms = [starts[tag] / MANIFEST_NAME for tag in ("fwd", "bwd")]   # (it holds the checksum of every file)
+    # the stage-1 LMs' bytes are in the key (the shipped ones unless --lms names others); the preset's `pretrained` is not
     settings = {k: v for k, v in p.items() if k != "pretrained"}
     stamp = json.dumps({"preset": settings, "pool": pool, "lms": [sha256_file(f) if f.is_file() else None for f in lms]},
                        sort_keys=True, default=str)
@@ -128,9 +136,13 @@ def main(argv=None):
                         help="folder for the resumable work: stage-2 LMs and one json per finished (labels, draw) cell")
     parser.add_argument("--summary-only", action="store_true",
                         help="compute nothing: summarise the cells already in --work (draws may differ per label count)")
+    parser.add_argument("--lms", nargs="+", metavar="DIR",
+                        help="stage-1 LMs to start from instead of the shipped ones: the forward folder, then the backward "
+                             "(e.g. a candidate pair from benchmarks/stage1_gpu.sh, before it replaces models/)")
     parser.add_argument("--stage2-only", choices=["fwd", "bwd"],
                         help="only fine-tune this direction's LM into --work and stop (run fwd and bwd side by side)")
     args = parser.parse_args(argv)
+    if args.lms and len(args.lms) > 2: parser.error("--lms takes two folders at most: the forward LM, then the backward")
     counts = sorted(int(n) for n in args.labels.split(","))
     overrides = parse_sets(args.set)   # the same --set KEY=VALUE as the fitlam command; the preset checks them
     p = load_preset(args.preset, **overrides)
@@ -141,12 +153,14 @@ def main(argv=None):
     test_y = labels.encode(test.label)
     start = time.time()
 
-    work = Path(args.work) / work_key(p, args.pool)   # any change of settings, pool or shipped LMs: a fresh folder
+    starts = stage1_dirs(args.lms)
+    work = Path(args.work) / work_key(p, args.pool, starts)   # any change of settings, pool or stage-1 LMs: a fresh folder
     tags = ["fwd", "bwd"] if p.bidirectional else ["fwd"]
     if args.stage2_only:
-        fine_tuned_lm(p, args.stage2_only, pool, unlabelled, valid, work / f"stage2_{args.stage2_only}")
+        fine_tuned_lm(p, args.stage2_only, pool, unlabelled, valid, work / f"stage2_{args.stage2_only}",
+                      starts[args.stage2_only])
         return
-    lms = {tag: fine_tuned_lm(p, tag, pool, unlabelled, valid, work / f"stage2_{tag}") for tag in tags}
+    lms = {tag: fine_tuned_lm(p, tag, pool, unlabelled, valid, work / f"stage2_{tag}", starts[tag]) for tag in tags}
     vocab = lms["fwd"]["vocab"]
     probe = None
     position = {index: i for i, index in enumerate(pool.index)}
@@ -195,6 +209,7 @@ def main(argv=None):
         "draws": {name: [results[name][n] for n in counts] for name in ROWS},
         "seeds": min(len(results["tfidf"][n]) for n in counts),
         "draws_per_label_count": [len(results["tfidf"][n]) for n in counts], "test_reviews": len(test), "preset": p.preset, "overrides": overrides,
+        "stage1": {tag: str(starts[tag]) for tag in tags},
         "stage2": {tag: {k: tuned["metrics"].get(k) for k in ("train_tokens", "valid_perplexity_before", "valid_perplexity",
                                                               "wall_s", "device", "words_from_vectors", "words_mean_row")}
                    for tag, tuned in lms.items()},

@@ -14,6 +14,8 @@
 #   pip install --no-deps --target .devrun/site fastprogress==1.1.6 fastcore
 # and name .devrun in the call's carry (SITE says where it is). TF32 is off so the cards' perplexities, computed
 # there, are what tests/test_pretrained.py recomputes on a CPU.
+# Then, on the CPU, score a pair before it replaces models/: `make demo`'s command with `--pretrained DIR` (a folder
+# holding both) and `--set n_hid=...`, and benchmarks/label_curve.py with `--lms FWD_DIR BWD_DIR` and the same --set.
 set -u
 [ $# -ge 1 ] && [ $# -le 7 ] || { echo "give 1 to 7 arms NAME=EXTRA" >&2; exit 2; }
 T0=$(date +%s); DEADLINE=$((T0 + ${BUDGET:-520}))

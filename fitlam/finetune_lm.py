@@ -98,11 +98,12 @@ def finetune_lm(model: LanguageModel, vocab: Vocab, config: dict, train_texts, v
 def starting_lm(preset: Preset, backwards: bool = False, folder=None) -> tuple[LanguageModel, Vocab, dict]:
     "A pretrained LM (default: the kit's shipped one) if its sizes match `preset`; else a clear error saying what to do."
     from fitlam.pretrain import shipped_lm_dir
+    which = "the shipped LM" if folder is None else "the LM"
     folder = folder if folder is not None else shipped_lm_dir("bwd" if backwards else "fwd")
     model, vocab, config = load_lm(folder)
     wanted = {k: preset[k] for k in ("emb_sz", "n_hid", "n_layers")}
     if any(config[k] != v for k, v in wanted.items()):
-        raise FitlamError(f"the shipped LM in {folder} is {config['emb_sz']}/{config['n_hid']}/{config['n_layers']} "
+        raise FitlamError(f"{which} in {folder} is {config['emb_sz']}/{config['n_hid']}/{config['n_layers']} "
                           f"but preset '{preset.preset}' wants {wanted['emb_sz']}/{wanted['n_hid']}/{wanted['n_layers']}; "
                           f"pretrain one: fitlam pretrain --preset {preset.preset} --out DIR")
     if bool(config.get("backwards")) != backwards:
