@@ -537,6 +537,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'fitlam.run_folder.run_files': ('run_folders.html#run_files', 'fitlam/run_folder.py'),
                                    'fitlam.run_folder.run_folder': ('run_folders.html#run_folder', 'fitlam/run_folder.py'),
                                    'fitlam.run_folder.run_inputs': ('run_folders.html#run_inputs', 'fitlam/run_folder.py'),
+                                   'fitlam.run_folder.run_outputs': ('run_folders.html#run_outputs', 'fitlam/run_folder.py'),
                                    'fitlam.run_folder.spend_checkpoint': ('run_folders.html#spend_checkpoint', 'fitlam/run_folder.py'),
                                    'fitlam.run_folder.stage_callbacks': ('run_folders.html#stage_callbacks', 'fitlam/run_folder.py'),
                                    'fitlam.run_folder.stage_folder': ('run_folders.html#stage_folder', 'fitlam/run_folder.py'),

@@ -23,8 +23,8 @@ from .schedules import LRRecord
 # %% auto #0
 __all__ = ['RUN_MARKER', 'RUN_MANIFEST', 'RUN_LOCK', 'RUN_BOOKKEEPING', 'RESUME_NEUTRAL', 'STAGE_MARKER', 'is_run_folder',
            'run_files', 'record_run_file', 'lock_run_folder', 'run_inputs', 'check_run_location', 'clear_run_folder',
-           'config_differences', 'check_run_folder', 'prepare_run_folder', 'holding_run_folder', 'run_folder',
-           'stage_folder', 'finish_stage', 'completed_stage', 'read_stage', 'start_stage', 'ResumeFrom',
+           'config_differences', 'run_outputs', 'check_run_folder', 'prepare_run_folder', 'holding_run_folder',
+           'run_folder', 'stage_folder', 'finish_stage', 'completed_stage', 'read_stage', 'start_stage', 'ResumeFrom',
            'usable_checkpoint', 'checkpoint_path', 'stage_callbacks', 'spend_checkpoint']
 
 # %% ../nbs/25_run_folders.ipynb #d95699d4
@@ -142,13 +142,17 @@ def config_differences(old: dict, new: dict) -> list[str]:
     a, b = flat(old), flat(new)
     return [f"{k}: {a.get(k)} -> {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
+def run_outputs(out: Path) -> list[Path]:
+    "What runs wrote into folder `out`: not its bookkeeping, nor the temporary file of a write that a crash cut short."
+    return [f for f in out.iterdir() if f.name not in RUN_BOOKKEEPING and not f.name.startswith(".tmp-")]
+
 def check_run_folder(out, config: dict, resume: bool = False, overwrite: bool = False) -> Path:
     "Everything about `out` that can be refused before touching it: where it is, and whether it is a run folder."
     out = Path(out).expanduser()
     check_run_location(out, run_inputs(config))
     if out.exists() and not out.is_dir(): raise FitlamError(f"{out} is a file; give a folder for the run")
     if resume and overwrite: raise FitlamError("--resume continues a run and --overwrite starts it again; pass one of them")
-    if out.is_dir() and not is_run_folder(out) and any(f.name not in RUN_BOOKKEEPING for f in out.iterdir()):
+    if out.is_dir() and not is_run_folder(out) and run_outputs(out):
         if resume: raise FitlamError(f"{out} has no {RUN_MARKER} file, so it holds no fitlam run to resume; give the run's folder")
         raise FitlamError(f"{out} is not empty and is not a fitlam run folder (no {RUN_MARKER} file: made by hand, or by a "
                           "fitlam older than run folder markers); --overwrite only clears run folders, so choose another "
@@ -158,7 +162,7 @@ def check_run_folder(out, config: dict, resume: bool = False, overwrite: bool = 
 def prepare_run_folder(out, config: dict, resume: bool = False, overwrite: bool = False) -> Path:
     "Check the run folder (refuse a non-empty one unless resume/overwrite), mark it, write config.json (holding its lock)."
     out = check_run_folder(out, config, resume, overwrite)
-    written = [f for f in out.iterdir() if f.name not in ("config.json", *RUN_BOOKKEEPING)] if out.is_dir() else []
+    written = [f for f in run_outputs(out) if f.name != "config.json"] if out.is_dir() else []
     if written or (resume and (out / "config.json").is_file()):   # (a run that stopped before any stage left only config.json)
         if resume:
             if not (out / "config.json").is_file():
@@ -171,6 +175,8 @@ def prepare_run_folder(out, config: dict, resume: bool = False, overwrite: bool 
         elif overwrite: clear_run_folder(out)
         else: raise FitlamError(f"{out} is not empty; choose another --out, --resume the run in it, or --overwrite it")
     out.mkdir(parents=True, exist_ok=True)
+    for leftover in out.glob(".tmp-*"):   # a write cut short by a crash (we hold the lock: no write is under way)
+        if leftover.is_file(): leftover.unlink()
     if not is_run_folder(out):
         with atomic_path(out / RUN_MARKER) as tmp: tmp.write_text(json.dumps({"format": "fitlam-run-v1"}) + "\n")
     with atomic_path(out / "config.json") as tmp: tmp.write_text(json.dumps(config, indent=2, default=str) + "\n")
