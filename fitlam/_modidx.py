@@ -319,6 +319,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                       'fitlam.fast_tokenize.tokenize_texts': ( 'fast_tokenize.html#tokenize_texts',
                                                                                'fitlam/fast_tokenize.py')},
             'fitlam.files': { 'fitlam.files.atomic_path': ('files.html#atomic_path', 'fitlam/files.py'),
+                              'fitlam.files.is_temporary': ('files.html#is_temporary', 'fitlam/files.py'),
                               'fitlam.files.read_json_object': ('files.html#read_json_object', 'fitlam/files.py'),
                               'fitlam.files.sha256_file': ('files.html#sha256_file', 'fitlam/files.py'),
                               'fitlam.files.watching_writes': ('files.html#watching_writes', 'fitlam/files.py')},

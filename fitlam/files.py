@@ -17,10 +17,15 @@ from pathlib import Path
 from .core import FitlamError
 
 # %% auto #0
-__all__ = ['atomic_path', 'watching_writes', 'read_json_object', 'sha256_file']
+__all__ = ['TEMP_PREFIX', 'is_temporary', 'atomic_path', 'watching_writes', 'read_json_object', 'sha256_file']
 
 # %% ../nbs/36_files.ipynb #a0499394
 _WRITE_WATCHERS = []   # callables told of each file `atomic_path` is about to put in place (see `watching_writes`)
+TEMP_PREFIX = ".tmp-"   # atomic_path's temporary files: `.tmp-<8 hex>-<name>`, left behind only by a killed process
+
+def is_temporary(path) -> bool:
+    "Is `path` the temporary file of an `atomic_path` write (under way, or cut short by a crash)?"
+    return Path(path).name.startswith(TEMP_PREFIX)
 
 @contextlib.contextmanager
 def atomic_path(dest: str | Path):
@@ -29,7 +34,7 @@ def atomic_path(dest: str | Path):
     dest.parent.mkdir(parents=True, exist_ok=True)
     for watch in list(_WRITE_WATCHERS): watch(dest)   # before the file exists, so a crash can't leave it untold
     # `secrets`, not `random`: making a file name must not move the seeded generators.
-    tmp = dest.with_name(f".tmp-{secrets.token_hex(4)}-{dest.name}")
+    tmp = dest.with_name(f"{TEMP_PREFIX}{secrets.token_hex(4)}-{dest.name}")
     try:
         yield tmp
         os.replace(tmp, dest)

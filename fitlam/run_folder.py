@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from .core import FitlamError, repo_root
-from .files import atomic_path, read_json_object, sha256_file, watching_writes
+from .files import TEMP_PREFIX, atomic_path, is_temporary, read_json_object, sha256_file, watching_writes
 from .learner import Callback, CheckpointCallback, UnsafeFileError, read_checkpoint
 from .schedules import LRRecord
 
@@ -49,7 +49,7 @@ def record_run_file(out, dest):
     out, dest = Path(out).expanduser().resolve(), Path(dest)
     dest = dest.parent.resolve() / dest.name
     if out not in dest.parents or (dest.parent == out and dest.name in RUN_BOOKKEEPING): return
-    if dest.name.startswith(".tmp-"): return   # the temporary file of an outer atomic write, whose real name is listed
+    if is_temporary(dest): return   # the temporary file of an outer atomic write, whose real name is listed
     files, name = run_files(out), dest.relative_to(out).as_posix()
     if name not in files:
         with atomic_path(out / RUN_MANIFEST) as tmp: tmp.write_text(json.dumps({"files": files + [name]}, indent=1) + "\n")
@@ -120,7 +120,7 @@ def clear_run_folder(out):
         if relative.is_absolute() or ".." in relative.parts or not relative.parts: continue   # not inside `out`
         path = out / relative
         if path.parent.resolve() != root / relative.parent: continue   # a folder on the way is a link: not ours
-        for leftover in path.parent.glob(f".tmp-*-{glob.escape(path.name)}"): leftover.unlink()   # a cut-short write
+        for leftover in path.parent.glob(f"{TEMP_PREFIX}*-{glob.escape(path.name)}"): leftover.unlink()   # a cut-short write
         if path.is_symlink() or path.is_file(): path.unlink()
         folders.update(out / parent for parent in relative.parents if parent.parts)
     for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
@@ -144,7 +144,7 @@ def config_differences(old: dict, new: dict) -> list[str]:
 
 def run_outputs(out: Path) -> list[Path]:
     "What runs wrote into folder `out`: not its bookkeeping, nor the temporary file of a write that a crash cut short."
-    return [f for f in out.iterdir() if f.name not in RUN_BOOKKEEPING and not f.name.startswith(".tmp-")]
+    return [f for f in out.iterdir() if f.name not in RUN_BOOKKEEPING and not is_temporary(f)]
 
 def check_run_folder(out, config: dict, resume: bool = False, overwrite: bool = False) -> Path:
     "Everything about `out` that can be refused before touching it: where it is, and whether it is a run folder."
@@ -175,7 +175,7 @@ def prepare_run_folder(out, config: dict, resume: bool = False, overwrite: bool 
         elif overwrite: clear_run_folder(out)
         else: raise FitlamError(f"{out} is not empty; choose another --out, --resume the run in it, or --overwrite it")
     out.mkdir(parents=True, exist_ok=True)
-    for leftover in out.glob(".tmp-*"):   # a write cut short by a crash (we hold the lock: no write is under way)
+    for leftover in out.glob(f"{TEMP_PREFIX}*"):   # a write cut short by a crash (we hold the lock: none is under way)
         if leftover.is_file(): leftover.unlink()
     if not is_run_folder(out):
         with atomic_path(out / RUN_MARKER) as tmp: tmp.write_text(json.dumps({"format": "fitlam-run-v1"}) + "\n")
@@ -210,7 +210,7 @@ def finish_stage(folder: Path, name: str, metrics: dict, history: pd.DataFrame |
         with atomic_path(folder / "history.csv") as tmp: history.to_csv(tmp, index=False)
     if record is not None: record.to_csv(folder / "lr_history.csv")
     files = {f.name: sha256_file(f) for f in sorted(folder.iterdir())
-             if f.is_file() and f.name != STAGE_MARKER and not f.name.startswith(".tmp-")}
+             if f.is_file() and f.name != STAGE_MARKER and not is_temporary(f)}
     marker = {"stage": name, "metrics": metrics, "files": files}
     with atomic_path(folder / STAGE_MARKER) as tmp: tmp.write_text(json.dumps(marker, indent=2) + "\n")
     return marker
